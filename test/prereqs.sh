@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests drive (real git, gpg, ssh-keygen, age) when missing,
+# so `npm test` works on a fresh machine. Quick when everything is there.
+set -euo pipefail
+pkgs=(git gnupg openssh-client age)
+need=()
+for pkg in "${pkgs[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "tests need these Debian packages: ${need[*]} (install them, or run as root)" >&2
+  exit 1
+fi
+echo "installing ${need[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
