@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { register as registerDecrypt } from './decrypt.ts';
+import { register as registerEncrypt } from './encrypt.ts';
 
 /** The `appliance` command line; each subcommand lives in its own file. */
 export function buildProgram(): Command {
@@ -6,5 +8,6 @@ export function buildProgram(): Command {
     .description('GitOps pull agent for self-hosted server appliances')
     .version('0.1.0')
     .showHelpAfterError();
+  for (const register of [registerDecrypt, registerEncrypt]) register(program);
   return program;
 }

@@ -1,0 +1,132 @@
+import { readFile, stat } from 'node:fs/promises';
+import * as age from 'age-encryption';
+import type { ConfigIssue } from '../../core/result.ts';
+import { sopsError } from './errors.ts';
+import type { AgeEntry } from './metadata.ts';
+
+const IDENTITY_RE = /^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/;
+
+/**
+ * Reads an age key file: one identity per line (`AGE-SECRET-KEY-1…` X25519 or
+ * `AGE-SECRET-KEY-PQ-1…` post-quantum), blank and `#` lines ignored. Errors name the file and
+ * line, never the key. Warns when the file is readable by group or others.
+ */
+export async function loadIdentities(path: string): Promise<{ identities: string[]; warnings: ConfigIssue[] }> {
+  let text: string;
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const problem = code === 'ENOENT' ? 'identity file not found' : `cannot read identity file (${code})`;
+    throw sopsError('AgeIdentityMissing', path, problem, { reason: code });
+  }
+  const identities: string[] = [];
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const where = `line ${String(index + 1)}`;
+    if (line.startsWith('AGE-PLUGIN-'))
+      throw sopsError('AgeIdentityInvalid', path, `${where}: age plugin identities are not supported`, {
+        line: index + 1,
+      });
+    if (!IDENTITY_RE.test(line) || !(await isValidIdentity(line)))
+      throw sopsError('AgeIdentityInvalid', path, `${where}: not a valid age identity`, { line: index + 1 });
+    identities.push(line);
+  }
+  if (identities.length === 0) throw sopsError('AgeIdentityInvalid', path, 'no age identity in the file');
+  const warnings: ConfigIssue[] =
+    (mode & 0o077) === 0
+      ? []
+      : [
+          {
+            file: path,
+            path: '',
+            message: `identity file is readable by group or others (mode ${(mode & 0o777).toString(8)}); use chmod 600`,
+          },
+        ];
+  return { identities, warnings };
+}
+
+async function isValidIdentity(identity: string): Promise<boolean> {
+  try {
+    await age.identityToRecipient(identity);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The public recipient (`age1…`/`age1pq1…`) of an identity; the error never echoes the key. */
+export async function identityToRecipient(identity: string): Promise<string> {
+  try {
+    return await age.identityToRecipient(identity);
+  } catch {
+    throw sopsError('AgeIdentityInvalid', '(identity)', 'not a valid age identity');
+  }
+}
+
+/**
+ * The identity file to use: `--identity`, else `APPLIANCE_AGE_IDENTITY_FILE`, else
+ * `SOPS_AGE_KEY_FILE`; undefined when none is set.
+ */
+export function resolveIdentityFile(
+  explicit: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  for (const candidate of [explicit, env['APPLIANCE_AGE_IDENTITY_FILE'], env['SOPS_AGE_KEY_FILE']])
+    if (candidate !== undefined && candidate !== '') return candidate;
+  return undefined;
+}
+
+/** A new age identity and its recipient: X25519 by default, ML-KEM-768+X25519 when asked. */
+export async function generateIdentity(
+  options: { postQuantum?: boolean } = {},
+): Promise<{ identity: string; recipient: string }> {
+  const identity = options.postQuantum ? await age.generateHybridIdentity() : await age.generateIdentity();
+  return { identity, recipient: await age.identityToRecipient(identity) };
+}
+
+/**
+ * Wraps the data key for one recipient as its own armored age file, as sops does. Only
+ * X25519 (`age1…`) and post-quantum (`age1pq1…`) recipients are accepted.
+ */
+export async function wrapDataKey(dataKey: Uint8Array, recipient: string, file: string): Promise<AgeEntry> {
+  const encrypter = new age.Encrypter();
+  try {
+    if (!recipient.startsWith('age1') || recipient.startsWith('age1tag')) throw new Error('unsupported');
+    encrypter.addRecipient(recipient);
+  } catch {
+    // Only a public `age1…` string is safe to repeat: a pasted identity must not be echoed.
+    const shown = /^age1[0-9a-z]+$/.test(recipient) ? `: ${recipient.slice(0, 80)}` : ' (expected age1…)';
+    throw sopsError('SopsBadRecipient', file, `not a supported age recipient${shown}`);
+  }
+  return { recipient, enc: age.armor.encode(await encrypter.encrypt(dataKey)) };
+}
+
+/** The 32-byte data key from the first entry one of the identities opens, else undefined. */
+export async function unwrapDataKey(
+  entries: readonly AgeEntry[],
+  identities: readonly string[],
+  file: string,
+): Promise<Uint8Array | undefined> {
+  if (identities.length === 0) return undefined;
+  const decrypter = new age.Decrypter();
+  for (const [index, identity] of identities.entries()) {
+    try {
+      decrypter.addIdentity(identity);
+    } catch {
+      throw sopsError('AgeIdentityInvalid', file, `identity #${String(index + 1)} is not a valid age identity`);
+    }
+  }
+  for (const entry of entries) {
+    try {
+      const key = await decrypter.decrypt(age.armor.decode(entry.enc));
+      if (key.length === 32) return key;
+    } catch {
+      // Not for one of our identities (or a damaged blob): try the next recipient.
+    }
+  }
+  return undefined;
+}
