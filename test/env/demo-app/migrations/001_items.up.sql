@@ -1,0 +1,4 @@
+CREATE TABLE items (
+  id serial PRIMARY KEY,
+  created timestamptz NOT NULL DEFAULT now()
+);
