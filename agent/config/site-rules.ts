@@ -1,0 +1,80 @@
+import { parseCron } from '../core/cron.ts';
+import type { ConfigIssue } from '../core/result.ts';
+import type { Findings } from './app-rules.ts';
+import type { ApplianceConfig, EnvConfig } from './types.gen.ts';
+
+/** Rules inside a decrypted env.yml that its schema cannot express. */
+export function checkEnv(env: EnvConfig, file: string): Findings {
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const err = (path: string, message: string): void => {
+    errors.push({ file, path, message });
+  };
+  for (const name of Object.keys(env.app.secrets)) {
+    if (name in env.app.settings) err(`/app/secrets/${name}`, `'${name}' is in both app.settings and app.secrets`);
+  }
+  if (env.recover_from_backup && env.recover_from_dump !== undefined) {
+    err('/recover_from_dump', 'give recover_from_backup or recover_from_dump, not both');
+  }
+  if (env.recover_from_backup && env.backup === undefined) {
+    err('/recover_from_backup', 'needs a backup section to recover from');
+  }
+  const paths = new Set<string>();
+  env.extra_files.forEach((f, i) => {
+    if (paths.has(f.path)) err(`/extra_files/${i}/path`, `'${f.path}' is listed twice`);
+    paths.add(f.path);
+  });
+  const retired = new Set(env.ssh.deprecated_keys);
+  env.ssh.authorized_keys.forEach((k, i) => {
+    if (retired.has(k)) err(`/ssh/authorized_keys/${i}`, 'this key is also in ssh.deprecated_keys');
+  });
+  if (env.tls.acme.enabled && env.tls.key !== undefined) {
+    warnings.push({
+      file,
+      path: '/tls/acme/enabled',
+      message: 'a custom key and certificate are given; ACME is not used',
+    });
+  }
+  return { errors, warnings };
+}
+
+/** Rules inside appliance.yml: cron expressions, time zone, update window, image pinning. */
+export function checkAppliance(appliance: ApplianceConfig, file: string): Findings {
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  for (const [name, expr] of Object.entries(appliance.schedules)) {
+    if (typeof expr !== 'string') continue;
+    const r = parseCron(expr);
+    if (!r.ok) errors.push({ file, path: `/schedules/${name}`, message: `invalid cron expression: ${r.message}` });
+  }
+  if (!isTimeZone(appliance.timezone)) {
+    errors.push({ file, path: '/timezone', message: `unknown time zone '${appliance.timezone}'` });
+  }
+  const w = appliance.policies.update_window;
+  if (w !== undefined && w.start === w.end) {
+    errors.push({
+      file,
+      path: '/policies/update_window',
+      message: 'start and end are equal: the window would be empty',
+    });
+  }
+  for (const [service, image] of Object.entries(appliance.images)) {
+    if (/:latest(@|$)/.test(image) && !image.includes('@sha256:')) {
+      warnings.push({
+        file,
+        path: `/images/${service}`,
+        message: "tag 'latest' is not a pin: pin a version tag or a digest",
+      });
+    }
+  }
+  return { errors, warnings };
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadBootstrap } from '../../agent/config/bootstrap.ts';
+
+const FILE = '/etc/appliance/bootstrap.yml';
+
+test('a minimal bootstrap file gets its defaults', () => {
+  const r = loadBootstrap(
+    'name: demo\nrepo:\n  url: https://git.example.org/fleet.git\nage_identity_file: /etc/appliance/age.key\n',
+    FILE,
+  );
+  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.errors));
+  assert.deepEqual(r.value, {
+    name: 'demo',
+    repo: { url: 'https://git.example.org/fleet.git', branch: 'main' },
+    age_identity_file: '/etc/appliance/age.key',
+    trust: { signers: [], allow_rewind: false },
+    poll_interval_seconds: 300,
+    state_dir: '/var/lib/appliance',
+    listen: '127.0.0.1:8700',
+  });
+});
+
+test('a signer needs a key and a webhook exactly one secret source', () => {
+  const r = loadBootstrap(
+    [
+      'name: demo',
+      'repo: { url: /srv/git/fleet.git }',
+      'age_identity_file: /etc/appliance/age.key',
+      'trust:',
+      '  signers:',
+      '    - name: alice',
+      '    - name: bob',
+      '      ssh: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBobsKeyBobsKeyBobsKeyBobsKeyBobsKeyBobs00 bob',
+      'webhook:',
+      '  secret: 0123456789abcdef0123',
+      '  secret_file: /etc/appliance/webhook',
+      'poll_interval_seconds: 1',
+      '',
+    ].join('\n'),
+    FILE,
+  );
+  if (r.ok) assert.fail('expected errors');
+  assert.deepEqual(r.errors, [{ file: FILE, path: '/poll_interval_seconds', message: 'must be >= 10' }]);
+  const r2 = loadBootstrap(
+    [
+      'name: demo',
+      'repo: { url: /srv/git/fleet.git }',
+      'age_identity_file: /etc/appliance/age.key',
+      'trust: { signers: [ { name: alice } ] }',
+      'webhook: { secret: 0123456789abcdef0123, secret_file: /etc/appliance/webhook }',
+      '',
+    ].join('\n'),
+    FILE,
+  );
+  assert.deepEqual(!r2.ok && r2.errors, [
+    { file: FILE, path: '/trust/signers/0', message: "needs an 'openpgp' key, an 'ssh' key or both" },
+    { file: FILE, path: '/webhook', message: "give exactly one of 'secret' or 'secret_file'" },
+  ]);
+});
