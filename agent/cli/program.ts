@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import { register as registerDecrypt } from './decrypt.ts';
 import { register as registerEncrypt } from './encrypt.ts';
+import { register as registerImportLegacy } from './import-legacy.ts';
+import { register as registerRender } from './render.ts';
+import { register as registerValidate } from './validate.ts';
 
 /** The `appliance` command line; each subcommand lives in its own file. */
 export function buildProgram(): Command {
@@ -8,6 +11,7 @@ export function buildProgram(): Command {
     .description('GitOps pull agent for self-hosted server appliances')
     .version('0.1.0')
     .showHelpAfterError();
-  for (const register of [registerDecrypt, registerEncrypt]) register(program);
+  for (const register of [registerValidate, registerRender, registerDecrypt, registerEncrypt, registerImportLegacy])
+    register(program);
   return program;
 }
