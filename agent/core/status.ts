@@ -1,0 +1,154 @@
+/**
+ * The agent's status as a pure state machine, after Flux's conditions: `Ready`, `Reconciling`
+ * and `Stalled` with PascalCase reasons. The last attempted revision is kept apart from the
+ * last applied one, so a failed commit never hides what is actually running.
+ */
+
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled';
+
+export interface Condition {
+  type: ConditionType;
+  status: boolean;
+  /** PascalCase, stable: match on it. */
+  reason: string;
+  message: string;
+  /** ISO time of the last change of `status`. */
+  since: string;
+}
+
+/** How one cycle ended. */
+export type CycleOutcome =
+  | { kind: 'applied'; revision: string; steps: number; plan?: unknown }
+  | { kind: 'unchanged'; revision: string }
+  | { kind: 'stalled'; revision?: string; reason: string; message: string; code: string }
+  | { kind: 'failed'; revision?: string; reason: string; message: string; code: string };
+
+export interface CycleRecord {
+  revision?: string;
+  startedAt: string;
+  finishedAt: string;
+  outcome: CycleOutcome['kind'];
+  steps?: number;
+  reason?: string;
+  message?: string;
+}
+
+export interface AgentStatus {
+  appliance: string;
+  lastAttemptedRevision?: string;
+  lastAppliedRevision?: string;
+  lastAppliedAt?: string;
+  /** The revision a terminal error stalled on: not retried until the branch moves. */
+  stalledRevision?: string;
+  conditions: Condition[];
+  /** The plan of the last cycle that had one (secret-free, as rendered). */
+  lastPlan?: unknown;
+  lastError?: { code: string; reason: string; message: string; at: string; revision?: string };
+  /** Most recent first. */
+  history: CycleRecord[];
+  /** Counters for /metrics. */
+  cycles: Record<CycleOutcome['kind'], number>;
+  lastCycleSeconds?: number;
+  lastCycleFinishedAt?: string;
+}
+
+const HISTORY = 20;
+
+export function initialStatus(appliance: string, now: Date): AgentStatus {
+  const since = now.toISOString();
+  return {
+    appliance,
+    conditions: [
+      { type: 'Ready', status: false, reason: 'Starting', message: 'no cycle has run yet', since },
+      { type: 'Reconciling', status: false, reason: 'Idle', message: '', since },
+      { type: 'Stalled', status: false, reason: 'Idle', message: '', since },
+    ],
+    history: [],
+    cycles: { applied: 0, unchanged: 0, stalled: 0, failed: 0 },
+  };
+}
+
+/** The status while a cycle runs. */
+export function cycleStarted(status: AgentStatus, trigger: string, now: Date): AgentStatus {
+  return {
+    ...status,
+    conditions: setCondition(status.conditions, 'Reconciling', true, 'Progressing', `cycle started (${trigger})`, now),
+  };
+}
+
+/** The status after a cycle, whatever happened (written in a `finally`). */
+export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, startedAt: Date, now: Date): AgentStatus {
+  const at = now.toISOString();
+  let conditions = setCondition(status.conditions, 'Reconciling', false, 'Idle', '', now);
+  const next: AgentStatus = {
+    ...status,
+    cycles: { ...status.cycles, [outcome.kind]: status.cycles[outcome.kind] + 1 },
+    lastCycleSeconds: (now.getTime() - startedAt.getTime()) / 1000,
+    lastCycleFinishedAt: at,
+  };
+  if (outcome.revision !== undefined) next.lastAttemptedRevision = outcome.revision;
+  switch (outcome.kind) {
+    case 'applied':
+    case 'unchanged': {
+      next.lastAppliedRevision = outcome.revision;
+      if (outcome.kind === 'applied' || status.lastAppliedAt === undefined) next.lastAppliedAt = at;
+      if (outcome.kind === 'applied' && outcome.plan !== undefined) next.lastPlan = outcome.plan;
+      delete next.stalledRevision;
+      delete next.lastError;
+      const message = `revision ${short(outcome.revision)} applied`;
+      conditions = setCondition(conditions, 'Ready', true, 'Succeeded', message, now);
+      conditions = setCondition(conditions, 'Stalled', false, 'Idle', '', now);
+      break;
+    }
+    case 'stalled':
+    case 'failed': {
+      next.lastError = { code: outcome.code, reason: outcome.reason, message: outcome.message, at };
+      if (outcome.revision !== undefined) next.lastError.revision = outcome.revision;
+      const stalled = outcome.kind === 'stalled';
+      if (stalled && outcome.revision !== undefined) next.stalledRevision = outcome.revision;
+      conditions = setCondition(conditions, 'Ready', false, outcome.reason, outcome.message, now);
+      conditions = setCondition(
+        conditions,
+        'Stalled',
+        stalled,
+        stalled ? outcome.reason : 'Idle',
+        stalled ? outcome.message : '',
+        now,
+      );
+      break;
+    }
+  }
+  next.conditions = conditions;
+  const record: CycleRecord = { startedAt: startedAt.toISOString(), finishedAt: at, outcome: outcome.kind };
+  if (outcome.revision !== undefined) record.revision = outcome.revision;
+  if (outcome.kind === 'applied') record.steps = outcome.steps;
+  if (outcome.kind === 'stalled' || outcome.kind === 'failed') {
+    record.reason = outcome.reason;
+    record.message = outcome.message;
+  }
+  next.history = [record, ...status.history].slice(0, HISTORY);
+  return next;
+}
+
+export function condition(status: AgentStatus, type: ConditionType): Condition | undefined {
+  return status.conditions.find((c) => c.type === type);
+}
+
+function setCondition(
+  conditions: readonly Condition[],
+  type: ConditionType,
+  value: boolean,
+  reason: string,
+  message: string,
+  now: Date,
+): Condition[] {
+  return conditions.map((c) =>
+    c.type !== type
+      ? c
+      : { type, status: value, reason, message, since: c.status === value ? c.since : now.toISOString() },
+  );
+}
+
+function short(revision: string): string {
+  return revision.slice(0, 12);
+}

@@ -1,0 +1,119 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AgentStatus } from '../core/status.ts';
+import type { Logger } from '../lib/log.ts';
+import type { SecretRegistry } from '../lib/secrets.ts';
+import { renderMetrics } from './metrics.ts';
+import { webhookAuthorized } from './webhook-auth.ts';
+
+export interface HttpApiDeps {
+  status: () => AgentStatus;
+  /** Starts a cycle (not awaited: the webhook answers at once). */
+  trigger: (reason: string) => void;
+  log: Logger;
+  secrets: SecretRegistry;
+  now?: () => Date;
+}
+
+export interface HttpApiOptions {
+  /** host:port; port 0 picks a free one. */
+  listen: string;
+  /** Without a secret, POST /sync is refused. */
+  webhookSecret?: string;
+  /** /healthz fails when no cycle has ended for this long (a stuck loop). */
+  staleAfterMs: number;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+/** GET /status, /metrics, /healthz and POST /sync (HMAC-signed webhook). */
+export async function startHttpApi(
+  deps: HttpApiDeps,
+  options: HttpApiOptions,
+): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+  const now = deps.now ?? (() => new Date());
+  const started = now();
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      deps.log.error({ err }, 'http handler failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/status') {
+      send(res, 200, deps.secrets.scrubDeep(deps.status()));
+    } else if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(deps.secrets.scrub(renderMetrics(deps.status(), now())));
+    } else if (req.method === 'GET' && path === '/healthz') {
+      const status = deps.status();
+      const last = Date.parse(status.lastCycleFinishedAt ?? started.toISOString());
+      const age = now().getTime() - last;
+      const ok = age <= options.staleAfterMs;
+      send(res, ok ? 200 : 503, { ok, lastCycleAgeSeconds: Math.round(age / 1000) });
+    } else if (req.method === 'POST' && path === '/sync') {
+      const [code, reply] = await webhook(req);
+      send(res, code, reply);
+    } else {
+      send(res, 404, { error: 'not found' });
+    }
+  }
+
+  async function webhook(req: IncomingMessage): Promise<[number, object]> {
+    const body = await readBody(req);
+    if (body === undefined) return [413, { error: 'body too large' }];
+    if (options.webhookSecret === undefined) return [403, { error: 'webhook not configured' }];
+    if (!webhookAuthorized(options.webhookSecret, body, req.headers)) {
+      deps.log.warn({ remote: req.socket.remoteAddress }, 'webhook refused: bad or missing signature');
+      return [401, { error: 'bad signature' }];
+    }
+    deps.trigger('webhook');
+    return [202, { accepted: true }];
+  }
+
+  const { host, port } = parseListen(options.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  return {
+    server,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** `host:port`, `[v6]:port` or `:port`. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (m === null) throw new Error(`listen address '${listen}' is not host:port`);
+  return { host: m[1] ?? (m[2] === '' || m[2] === undefined ? '127.0.0.1' : m[2]), port: Number(m[3]) };
+}

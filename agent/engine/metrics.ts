@@ -1,0 +1,48 @@
+import type { AgentStatus } from '../core/status.ts';
+
+/** The status in Prometheus text exposition format (0.0.4). */
+export function renderMetrics(status: AgentStatus, now: Date): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string, samples: [string, number][]): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  };
+  const app = `appliance="${escapeLabel(status.appliance)}"`;
+  metric(
+    'appliance_reconcile_cycles_total',
+    'counter',
+    'Reconcile cycles by outcome.',
+    Object.entries(status.cycles).map(([outcome, n]) => [`{${app},outcome="${outcome}"}`, n]),
+  );
+  metric(
+    'appliance_condition',
+    'gauge',
+    'Status conditions (1 = true).',
+    status.conditions.map((c) => [`{${app},type="${c.type}",reason="${escapeLabel(c.reason)}"}`, c.status ? 1 : 0]),
+  );
+  if (status.lastCycleSeconds !== undefined) {
+    metric('appliance_reconcile_duration_seconds', 'gauge', 'Duration of the last cycle.', [
+      [`{${app}}`, status.lastCycleSeconds],
+    ]);
+  }
+  if (status.lastAppliedAt !== undefined) {
+    metric('appliance_last_applied_timestamp_seconds', 'gauge', 'When a revision was last applied or confirmed.', [
+      [`{${app}}`, Date.parse(status.lastAppliedAt) / 1000],
+    ]);
+  }
+  if (status.lastCycleFinishedAt !== undefined) {
+    metric('appliance_last_cycle_age_seconds', 'gauge', 'Seconds since the last cycle ended (watchdog).', [
+      [`{${app}}`, (now.getTime() - Date.parse(status.lastCycleFinishedAt)) / 1000],
+    ]);
+  }
+  if (status.lastAppliedRevision !== undefined) {
+    metric('appliance_applied_revision_info', 'gauge', 'The applied config revision.', [
+      [`{${app},revision="${escapeLabel(status.lastAppliedRevision)}"}`, 1],
+    ]);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

@@ -1,0 +1,159 @@
+import { AgentError, isAgentError } from '../core/errors.ts';
+import { cycleFinished, cycleStarted, initialStatus, type AgentStatus, type CycleOutcome } from '../core/status.ts';
+import type { Logger } from '../lib/log.ts';
+
+/** One observe → desired → plan → apply → verify pass. Throwing is allowed: see `toOutcome`. */
+export type Cycle = (trigger: string, signal: AbortSignal) => Promise<CycleOutcome>;
+
+export interface ReconcilerDeps {
+  cycle: Cycle;
+  log: Logger;
+  now?: () => Date;
+  random?: () => number;
+  /** Called with every new status (persist it, serve it). */
+  onStatus?: (status: AgentStatus) => Promise<void> | void;
+}
+
+export interface ReconcilerOptions {
+  appliance: string;
+  intervalMs: number;
+  /** Fraction of the interval added or removed at random, so a fleet does not poll in step. */
+  jitter?: number;
+  /** First retry delay after a transient failure; doubles up to the interval. */
+  backoffBaseMs?: number;
+  status?: AgentStatus;
+}
+
+/**
+ * The agent's loop: one cycle at a time. A trigger during a cycle runs one more cycle right
+ * after it (triggers coalesce). Transient failures back off exponentially; terminal ones
+ * stall until the branch moves (the cycle sees `stalledRevision`).
+ */
+export class Reconciler {
+  private current: AgentStatus;
+  private running: Promise<CycleOutcome> | undefined;
+  private pending: { trigger: string; done: Promise<CycleOutcome> } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private started = false;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private readonly now: () => Date;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    private readonly options: ReconcilerOptions,
+  ) {
+    this.now = deps.now ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+    this.current = options.status ?? initialStatus(options.appliance, this.now());
+  }
+
+  get status(): AgentStatus {
+    return this.current;
+  }
+
+  /** Starts the loop with an immediate first cycle. */
+  start(): void {
+    this.started = true;
+    void this.trigger('start');
+  }
+
+  /** Runs a cycle now, or right after the one in progress; resolves with its outcome. */
+  trigger(reason: string): Promise<CycleOutcome> {
+    if (this.running === undefined) return this.run(reason);
+    const next = (): Promise<CycleOutcome> =>
+      this.stopped ? Promise.resolve(STOPPED) : this.run(this.pending?.trigger ?? reason);
+    this.pending ??= { trigger: reason, done: this.running.then(next, next) };
+    return this.pending.done;
+  }
+
+  /** Stops scheduling, aborts the cycle in progress and waits for it to end. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.abort.abort(new AgentError('Stopping', 'the agent is stopping'));
+    await Promise.allSettled([this.running, this.pending?.done]);
+  }
+
+  private run(trigger: string): Promise<CycleOutcome> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.pending = undefined;
+    const started = this.now();
+    const done = (async (): Promise<CycleOutcome> => {
+      await this.publish(cycleStarted(this.current, trigger, started));
+      let outcome: CycleOutcome;
+      try {
+        outcome = await this.deps.cycle(trigger, this.abort.signal);
+      } catch (err) {
+        outcome = toOutcome(err);
+      }
+      this.failures = outcome.kind === 'failed' ? this.failures + 1 : 0;
+      await this.publish(cycleFinished(this.current, outcome, started, this.now()));
+      this.log(outcome, trigger);
+      return outcome;
+    })();
+    this.running = done;
+    void done.finally(() => {
+      if (this.running === done) this.running = undefined;
+      if (this.started && !this.stopped && this.pending === undefined) this.schedule();
+    });
+    return done;
+  }
+
+  private schedule(): void {
+    const delay = nextDelay(this.failures, this.options, this.random());
+    this.timer = setTimeout(() => void this.trigger('poll'), delay);
+  }
+
+  private async publish(status: AgentStatus): Promise<void> {
+    this.current = status;
+    try {
+      await this.deps.onStatus?.(status);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'could not publish status');
+    }
+  }
+
+  private log(outcome: CycleOutcome, trigger: string): void {
+    const log = this.deps.log.child({ revision: outcome.revision, trigger });
+    if (outcome.kind === 'applied') log.info({ steps: outcome.steps }, 'revision applied');
+    else if (outcome.kind === 'unchanged') log.debug('in sync');
+    else if (outcome.kind === 'stalled') log.error({ code: outcome.code, reason: outcome.reason }, outcome.message);
+    else log.warn({ code: outcome.code, reason: outcome.reason, failures: this.failures }, outcome.message);
+  }
+}
+
+const STOPPED: CycleOutcome = {
+  kind: 'failed',
+  reason: 'Stopping',
+  code: 'Stopping',
+  message: 'the agent is stopping',
+};
+
+/** Delay before the next cycle: the interval with jitter, or a backoff after failures. */
+export function nextDelay(
+  failures: number,
+  options: Pick<ReconcilerOptions, 'intervalMs' | 'jitter' | 'backoffBaseMs'>,
+  random: number,
+): number {
+  const base =
+    failures === 0
+      ? options.intervalMs
+      : Math.min(options.intervalMs, (options.backoffBaseMs ?? 1000) * 2 ** Math.min(failures - 1, 20));
+  const jitter = options.jitter ?? 0.1;
+  return Math.max(0, Math.round(base * (1 + jitter * (2 * random - 1))));
+}
+
+/** A thrown error as an outcome: terminal AgentErrors stall, everything else is transient. */
+export function toOutcome(err: unknown): CycleOutcome {
+  if (isAgentError(err)) {
+    const revision = typeof err.data['revision'] === 'string' ? err.data['revision'] : undefined;
+    const base = { reason: err.code, code: err.code, message: err.message };
+    const withRev = revision === undefined ? base : { ...base, revision };
+    return err.terminal ? { kind: 'stalled', ...withRev } : { kind: 'failed', ...withRev };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { kind: 'failed', reason: 'InternalError', code: 'InternalError', message };
+}
