@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests drive (real git, gpg, ssh-keygen, age) when missing,
+# Installs the Debian packages the tests drive (git, gpg, ssh-keygen, age, xorriso, poppler,
+# cloud-init for its schema check, zbar, fuseiso) when missing,
 # so `npm test` works on a fresh machine. Quick when everything is there.
 set -euo pipefail
-pkgs=(git gnupg openssh-client age)
+pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso)
 need=()
 for pkg in "${pkgs[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 [ ${#need[@]} -eq 0 ] && exit 0
