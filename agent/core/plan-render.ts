@@ -1,0 +1,90 @@
+import type { Plan, PlanNote } from './plan.ts';
+import { canonicalJson } from './spec-hash.ts';
+import { shortRef } from './spec-diff.ts';
+import { subjectOf, type Action, type Step } from './steps.ts';
+
+const VERB: { [A in Action]: { sign: string; verb: string } } = {
+  'network.create': { sign: '+', verb: 'create' },
+  'volume.create': { sign: '+', verb: 'create' },
+  'image.pull': { sign: '+', verb: 'pull' },
+  'container.create': { sign: '+', verb: 'create' },
+  'container.start': { sign: '>', verb: 'start' },
+  'container.rename': { sign: '~', verb: 'rename' },
+  'container.replace': { sign: '~', verb: 'replace' },
+  'container.remove': { sign: '-', verb: 'remove' },
+  'network.remove': { sign: '-', verb: 'remove' },
+};
+
+const GROUPS: { title: string; actions: Action[] }[] = [
+  { title: 'Networks and volumes', actions: ['network.create', 'volume.create', 'network.remove'] },
+  { title: 'Images', actions: ['image.pull'] },
+  {
+    title: 'Containers',
+    actions: ['container.create', 'container.replace', 'container.start', 'container.rename', 'container.remove'],
+  },
+];
+
+/**
+ * The plan as text for people, like a terraform plan: one line per step with its sign
+ * (`+` create, `~` replace, `-` remove, `>` start), the reason below it, grouped by kind and in
+ * plan order within a group; then what is left alone and what is blocked. "No changes." when
+ * there is nothing to do.
+ */
+export function renderPlan(plan: Plan): string {
+  const lines: string[] = [];
+  const head = `Plan for ${plan.owner} at revision ${plan.revision.slice(0, 12)}`;
+  if (plan.steps.length === 0) {
+    lines.push(`${head}: No changes.`);
+  } else {
+    lines.push(`${head}: ${summary(plan.steps)}.`);
+    for (const group of GROUPS) {
+      const steps = plan.steps.filter((s) => group.actions.includes(s.action));
+      if (steps.length === 0) continue;
+      lines.push('', `${group.title}:`);
+      for (const s of steps) {
+        const { sign, verb } = VERB[s.action];
+        const risk = s.risk === 'safe' ? '' : ` (${s.risk})`;
+        lines.push(`  ${sign} ${verb} ${describe(s)}${risk}`, `      ${s.reason}`);
+      }
+    }
+  }
+  section(lines, 'Left in place', plan.orphans);
+  section(lines, 'Blocked', plan.conflicts);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The plan as stable JSON: keys sorted, two-space indent, a final newline. */
+export function planJson(plan: Plan): string {
+  return `${JSON.stringify(JSON.parse(canonicalJson(plan)), null, 2)}\n`;
+}
+
+/** "2 to create, 1 to replace, …" for the steps of a plan. */
+export function summary(steps: readonly Step[]): string {
+  const counts = new Map<string, number>();
+  for (const s of steps) {
+    const verb = VERB[s.action].verb;
+    counts.set(verb, (counts.get(verb) ?? 0) + 1);
+  }
+  const order = ['pull', 'create', 'start', 'rename', 'replace', 'remove'];
+  return order
+    .filter((v) => counts.has(v))
+    .map((v) => `${counts.get(v) ?? 0} to ${v}`)
+    .join(', ');
+}
+
+function describe(step: Step): string {
+  switch (step.action) {
+    case 'image.pull':
+      return `image ${shortRef(step.args.ref)}`;
+    case 'container.rename':
+      return `container ${step.args.from} → ${step.args.to}`;
+    default:
+      return subjectOf(step);
+  }
+}
+
+function section(lines: string[], title: string, notes: readonly PlanNote[]): void {
+  if (notes.length === 0) return;
+  lines.push('', `${title}:`);
+  for (const n of notes) lines.push(`  ! ${n.kind} ${n.name}`, `      ${n.reason}`);
+}

@@ -1,0 +1,89 @@
+import type { ContainerSpec } from './normalize.ts';
+
+/**
+ * Arguments of each step action. Adding an action here makes every executor map that lacks it
+ * a compile error (see `Executors` in agent/engine/executors.ts). Arguments hold no secret
+ * value: specs carry digests, and executors read values from the desired state they are given.
+ */
+export interface StepArgs {
+  /** Pull an image; by digest when the reference has one. */
+  'image.pull': { ref: string; neededBy: string[] };
+  'network.create': { name: string; network: string; internal: boolean };
+  /** Runs when the whole apply has succeeded, so containers it served can still be put back. */
+  'network.remove': { name: string; id: string };
+  /** A Docker named volume (`name`) or a host directory (`hostPath`, made with `owner`). */
+  'volume.create': { volume: string; name?: string; hostPath?: string; owner?: string };
+  /** Create and start a container; wait for its health check when it has one. */
+  'container.create': ContainerArgs;
+  /** Create the new container, stop the old, start the new and wait for health; on failure put the old back. */
+  'container.replace': ContainerArgs & { from: { id: string; name: string } };
+  /** Start an owned container that is not running. */
+  'container.start': { name: string; id: string; service: string };
+  /** Give an owned container its expected name back. */
+  'container.rename': { id: string; from: string; to: string; service: string };
+  /** Stop now; remove when the whole apply has succeeded. */
+  'container.remove': { name: string; id: string; service?: string };
+}
+
+export interface ContainerArgs {
+  name: string;
+  service: string;
+  spec: ContainerSpec;
+  specHash: string;
+  dependsOn: string[];
+}
+
+export type Action = keyof StepArgs;
+
+/** What a step can do to the machine: `destructive` loses data and needs a snapshot first. */
+export type Risk = 'safe' | 'disruptive' | 'destructive';
+
+/** One step of a plan. */
+export type Step<A extends Action = Action> = {
+  [K in A]: {
+    /** Unique in the plan, e.g. `container.replace:web`. */
+    id: string;
+    action: K;
+    /** Why, for people; never a secret value. */
+    reason: string;
+    /** Ids of steps that must run before this one. */
+    after: string[];
+    risk: Risk;
+    args: StepArgs[K];
+  };
+}[A];
+
+/** The risk of each action. */
+export const RISK: { [A in Action]: Risk } = {
+  'image.pull': 'safe',
+  'network.create': 'safe',
+  'network.remove': 'disruptive',
+  'volume.create': 'safe',
+  'container.create': 'safe',
+  'container.replace': 'disruptive',
+  'container.start': 'safe',
+  'container.rename': 'safe',
+  'container.remove': 'disruptive',
+};
+
+/** The object a step changes, for plans and change sets (e.g. `container demo-web`). */
+export function subjectOf(step: Step): string {
+  switch (step.action) {
+    case 'image.pull':
+      return `image ${step.args.ref}`;
+    case 'network.create':
+    case 'network.remove':
+      return `network ${step.args.name}`;
+    case 'volume.create':
+      return step.args.hostPath === undefined
+        ? `volume ${step.args.name ?? step.args.volume}`
+        : `directory ${step.args.hostPath}`;
+    case 'container.rename':
+      return `container ${step.args.from}`;
+    case 'container.create':
+    case 'container.replace':
+    case 'container.start':
+    case 'container.remove':
+      return `container ${step.args.name}`;
+  }
+}

@@ -1,0 +1,216 @@
+import type Docker from 'dockerode';
+import { AgentError, describeError } from '../../core/errors.ts';
+import { LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../../core/names.ts';
+import type { ContainerArgs, Step } from '../../core/steps.ts';
+import type { ExecContext, Undo } from '../../engine/executors.ts';
+import { containerConfig, extraNetworks, serviceFor } from './container-config.ts';
+import { dockerError, dockerStatus, ignoreMissing } from './errors.ts';
+import { waitReady } from './health.ts';
+import { removeSecretDir, secretDir, writeSecretFiles } from './secret-files.ts';
+
+/** What the container executors need from the driver. */
+export interface DriverDeps {
+  docker: Docker;
+  stateDir: string;
+  extraLabels: Record<string, string>;
+}
+
+/** `container.create`: create, start, wait until ready; undone by removing it. */
+export async function createContainer(d: DriverDeps, step: Step<'container.create'>, ctx: ExecContext): Promise<Undo> {
+  const { args } = step;
+  const container = await createStopped(d, ctx, args, args.name);
+  const drop = async (): Promise<void> => {
+    await ignoreMissing(() => container.remove({ force: true }));
+    await dropSecretsIfUnused(d, ctx.desired.name, args.service, args.specHash);
+  };
+  try {
+    await startAndWait(d, ctx, container, args);
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  return { revert: drop };
+}
+
+/**
+ * `container.replace`: create the new container under a temporary name, stop the old one and
+ * set it aside (`-prev`), give the new one the name, start it and wait until ready. On failure,
+ * and on revert, the new one is removed and the old one gets its name back and is started
+ * again (when it was running). The old container is removed only at commit.
+ */
+export async function replaceContainer(
+  d: DriverDeps,
+  step: Step<'container.replace'>,
+  ctx: ExecContext,
+): Promise<Undo> {
+  const { args } = step;
+  const owner = ctx.desired.name;
+  const old = d.docker.getContainer(args.from.id);
+  const oldInfo = await old.inspect().catch((err: unknown) => {
+    throw dockerError(err, 'ContainerReplaceFailed', `inspect ${args.from.name}`, { container: args.from.name });
+  });
+  const wasRunning = oldInfo.State.Running;
+  const oldHash = oldInfo.Config.Labels[LABELS.specHash];
+  await removeOwnedNamed(d, owner, args.name + NEXT_SUFFIX);
+  await removeOwnedNamed(d, owner, args.name + PREV_SUFFIX);
+  const next = await createStopped(d, ctx, args, args.name + NEXT_SUFFIX);
+  const putBack = async (): Promise<void> => {
+    await ignoreMissing(() => next.remove({ force: true }));
+    const current = (await old.inspect()).Name.replace(/^\//, '');
+    if (current !== args.from.name) await old.rename({ name: args.from.name });
+    if (wasRunning) await ignoreStatus(304, () => old.start());
+    await dropSecretsIfUnused(d, owner, args.service, args.specHash);
+  };
+  try {
+    if (wasRunning) await ignoreStatus(304, () => old.stop());
+    await old.rename({ name: args.name + PREV_SUFFIX });
+    await next.rename({ name: args.name });
+    await startAndWait(d, ctx, next, args);
+  } catch (err) {
+    try {
+      await putBack();
+    } catch (undoErr) {
+      ctx.log.error(
+        { err: describeError(undoErr), container: args.from.name },
+        'putting the old container back failed',
+      );
+    }
+    throw dockerError(err, 'ContainerStartFailed', `replace ${args.name}`, { container: args.name });
+  }
+  return {
+    revert: putBack,
+    commit: async () => {
+      await ignoreMissing(() => old.remove({ force: true }));
+      if (oldHash !== undefined) await dropSecretsIfUnused(d, owner, args.service, oldHash);
+    },
+  };
+}
+
+/** `container.start`: start (or unpause) and wait until ready; undone by stopping it again. */
+export async function startContainer(d: DriverDeps, step: Step<'container.start'>, ctx: ExecContext): Promise<Undo> {
+  const c = d.docker.getContainer(step.args.id);
+  const stop = (): Promise<void> => ignoreStatus(304, () => c.stop());
+  try {
+    const info = await c.inspect();
+    if (info.State.Paused) await c.unpause();
+    else await ignoreStatus(304, () => c.start());
+    const svc = ctx.desired.app.services.find((s) => s.name === step.args.service);
+    await waitReady(d.docker, step.args.id, step.args.name, svc?.healthcheck, ctx.signal);
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw dockerError(err, 'ContainerStartFailed', `start ${step.args.name}`, { container: step.args.name });
+  }
+  return { revert: stop };
+}
+
+/** `container.rename`: undone by the opposite rename. */
+export async function renameContainer(d: DriverDeps, step: Step<'container.rename'>): Promise<Undo> {
+  const c = d.docker.getContainer(step.args.id);
+  await c.rename({ name: step.args.to }).catch((err: unknown) => {
+    throw dockerError(err, 'ContainerRenameFailed', `rename ${step.args.from}`, { container: step.args.from });
+  });
+  return { revert: () => c.rename({ name: step.args.from }) as Promise<void> };
+}
+
+/** `container.remove`: stop now (undone by starting it again); remove at commit. */
+export async function removeContainer(d: DriverDeps, step: Step<'container.remove'>, ctx: ExecContext): Promise<Undo> {
+  const c = d.docker.getContainer(step.args.id);
+  let info: Docker.ContainerInspectInfo;
+  try {
+    info = await c.inspect();
+    if (info.State.Running) await ignoreStatus(304, () => c.stop());
+  } catch (err) {
+    throw dockerError(err, 'ContainerRemoveFailed', `stop ${step.args.name}`, { container: step.args.name });
+  }
+  const wasRunning = info.State.Running;
+  const hash = info.Config.Labels[LABELS.specHash];
+  return {
+    revert: async () => {
+      // A replace of the same service may have cleared this leftover away already.
+      if (wasRunning) await ignoreMissing(() => ignoreStatus(304, () => c.start()));
+    },
+    commit: async () => {
+      await ignoreMissing(() => c.remove({ force: true }));
+      if (step.args.service !== undefined && hash !== undefined) {
+        await dropSecretsIfUnused(d, ctx.desired.name, step.args.service, hash);
+      }
+    },
+  };
+}
+
+async function createStopped(
+  d: DriverDeps,
+  ctx: ExecContext,
+  args: ContainerArgs,
+  name: string,
+): Promise<Docker.Container> {
+  const svc = serviceFor(ctx.desired, args, ctx.specKey);
+  const owner = ctx.desired.name;
+  let container: Docker.Container | undefined;
+  try {
+    const secrets = await writeSecretFiles(secretDir(d.stateDir, owner, args.service, args.specHash), svc.secretFiles);
+    const config = containerConfig({
+      owner,
+      revision: ctx.desired.revision,
+      name,
+      args,
+      service: svc,
+      secrets,
+      extraLabels: d.extraLabels,
+    });
+    container = await d.docker.createContainer(config);
+    for (const net of extraNetworks(args)) {
+      await d.docker.getNetwork(net).connect({ Container: container.id, EndpointConfig: { Aliases: [args.service] } });
+    }
+    return container;
+  } catch (err) {
+    const made = container;
+    if (made !== undefined) await ignoreMissing(() => made.remove({ force: true }));
+    await dropSecretsIfUnused(d, owner, args.service, args.specHash);
+    throw dockerError(err, 'ContainerCreateFailed', `create ${name}`, { container: name });
+  }
+}
+
+async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Docker.Container, args: ContainerArgs): Promise<void> {
+  try {
+    await c.start();
+  } catch (err) {
+    throw dockerError(err, 'ContainerStartFailed', `start ${args.name}`, { container: args.name });
+  }
+  await waitReady(d.docker, c.id, args.name, args.spec.healthcheck, ctx.signal);
+}
+
+/** Removes a leftover container of this owner that holds a temporary name; refuses one of others. */
+async function removeOwnedNamed(d: DriverDeps, owner: string, name: string): Promise<void> {
+  const c = d.docker.getContainer(name);
+  let info: Docker.ContainerInspectInfo;
+  try {
+    info = await c.inspect();
+  } catch (err) {
+    if (dockerStatus(err) === 404) return;
+    throw dockerError(err, 'ContainerReplaceFailed', `inspect ${name}`, { container: name });
+  }
+  if (info.Config.Labels[LABELS.owner] !== owner) {
+    throw new AgentError('NameConflict', `container ${name} exists and is not owned by ${owner}`, {
+      data: { container: name },
+    });
+  }
+  await c.remove({ force: true });
+}
+
+/** Removes the secret directory of (owner, service, hash) when no container of that spec is left. */
+async function dropSecretsIfUnused(d: DriverDeps, owner: string, service: string, hash: string): Promise<void> {
+  const users = await d.docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.owner}=${owner}`, `${LABELS.service}=${service}`, `${LABELS.specHash}=${hash}`] },
+  });
+  if (users.length === 0) await removeSecretDir(secretDir(d.stateDir, owner, service, hash));
+}
+
+async function ignoreStatus(status: number, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (dockerStatus(err) !== status) throw err;
+  }
+}

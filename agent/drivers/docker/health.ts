@@ -1,0 +1,83 @@
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Docker from 'dockerode';
+import type { DesiredHealthcheck } from '../../core/desired.ts';
+import { AgentError } from '../../core/errors.ts';
+
+/**
+ * Waits until a just-started container is ready: with no health check, that it is still
+ * running; with a `cmd` check, Docker's health status; with an `http` check, an HTTP answer
+ * with the expected status, probed from the host (the images need no curl) at the
+ * container's address, or at its published port. Fails with `ContainerStartFailed` when the
+ * container stops, `HealthCheckFailed` when it is unhealthy or not healthy in time.
+ */
+export async function waitReady(
+  docker: Docker,
+  id: string,
+  name: string,
+  hc: DesiredHealthcheck | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
+  const container = docker.getContainer(id);
+  const budgetMs =
+    hc === undefined
+      ? 1_000
+      : (hc.startPeriodSeconds + (hc.intervalSeconds + hc.timeoutSeconds) * (hc.retries + 1)) * 1000 + 5_000;
+  const deadline = Date.now() + budgetMs;
+  let last = 'not checked yet';
+  for (;;) {
+    signal?.throwIfAborted();
+    const info = await container.inspect();
+    if (!info.State.Running || info.State.Restarting) {
+      throw new AgentError('ContainerStartFailed', `${name} stopped after start (exit code ${info.State.ExitCode})`, {
+        data: { container: name, exitCode: info.State.ExitCode, status: info.State.Status },
+      });
+    }
+    if (hc === undefined) {
+      if (Date.now() >= deadline) return;
+    } else if (hc.http !== undefined) {
+      const url = probeUrl(info, hc.http.port, hc.http.path);
+      const status = url === undefined ? undefined : await probe(url, hc.timeoutSeconds * 1000);
+      if (status === hc.http.status) return;
+      last = url === undefined ? 'no address to probe' : `HTTP ${status ?? 'no answer'} from ${hc.http.path}`;
+    } else {
+      const health = info.State.Health?.Status;
+      if (health === 'healthy') return;
+      if (health === 'unhealthy') {
+        throw new AgentError('HealthCheckFailed', `${name} is unhealthy`, { data: { container: name } });
+      }
+      last = `health ${health ?? 'unknown'}`;
+    }
+    if (Date.now() >= deadline) {
+      throw new AgentError('HealthCheckFailed', `${name} did not become healthy in ${budgetMs / 1000}s (${last})`, {
+        data: { container: name, last },
+      });
+    }
+    await sleep(hc?.http === undefined ? 250 : 500, undefined, signal === undefined ? {} : { signal });
+  }
+}
+
+/** The container's IP on one of its networks (the host reaches bridge networks), else a published port. */
+function probeUrl(info: Docker.ContainerInspectInfo, port: number, path: string): string | undefined {
+  for (const ep of Object.values(info.NetworkSettings.Networks)) {
+    if (ep.IPAddress !== '') return `http://${ep.IPAddress}:${port}${path}`;
+  }
+  const published = info.NetworkSettings.Ports[`${port}/tcp`]?.[0];
+  if (published === undefined) return undefined;
+  const host = published.HostIp === '' || published.HostIp === '0.0.0.0' ? '127.0.0.1' : published.HostIp;
+  return `http://${host}:${published.HostPort}${path}`;
+}
+
+// node:http, not fetch: Node 20's fetch can hang forever on a connection docker-proxy resets.
+function probe(url: string, timeoutMs: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy());
+    req.on('error', () => {
+      resolve(undefined);
+    });
+  });
+}

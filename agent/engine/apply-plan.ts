@@ -1,0 +1,130 @@
+import type { DesiredState } from '../core/desired.ts';
+import { AgentError, describeError, isAgentError } from '../core/errors.ts';
+import type { Plan } from '../core/plan.ts';
+import { subjectOf, type Action, type Step } from '../core/steps.ts';
+import type { Logger } from '../lib/log.ts';
+import type { ExecContext, Executor, Executors, Undo } from './executors.ts';
+import type { Journal } from './journal.ts';
+
+/** What happened to one step of a plan. */
+export interface Change {
+  step: string;
+  action: Action;
+  subject: string;
+  outcome: 'applied' | 'reverted' | 'failed' | 'revert-failed' | 'not-run';
+}
+
+/** The result of `applyPlan`: a change set in every case, and the error when it failed. */
+export interface ApplyOutcome {
+  ok: boolean;
+  changeSet: Change[];
+  error?: AgentError;
+}
+
+export interface ApplyPlanOptions {
+  journal: Journal;
+  log: Logger;
+  signal?: AbortSignal;
+  desired: DesiredState;
+  specKey: string;
+}
+
+/**
+ * Runs a plan's steps one after another (never in parallel: they change the machine). Each
+ * step's undo goes on a stack; when a step fails or the signal aborts, the stack is unwound in
+ * reverse, so the machine is left as it was before this apply. When all steps succeeded, the
+ * commits run (in step order): what was kept for undoing is dropped. Every transition is
+ * written to the journal first.
+ */
+export async function applyPlan(plan: Plan, executors: Executors, options: ApplyPlanOptions): Promise<ApplyOutcome> {
+  const { journal, log } = options;
+  const ctx: ExecContext = {
+    desired: options.desired,
+    specKey: options.specKey,
+    log,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+  const changes = new Map<string, Change>(
+    plan.steps.map((s) => [s.id, { step: s.id, action: s.action, subject: subjectOf(s), outcome: 'not-run' }]),
+  );
+  const done: { step: Step; undo: Undo | undefined }[] = [];
+  await journal.begin(plan);
+  let failure: AgentError | undefined;
+  for (const step of plan.steps) {
+    if (options.signal?.aborted === true) {
+      failure = new AgentError('ApplyAborted', 'the apply was aborted', { cause: options.signal.reason });
+      break;
+    }
+    const slog = log.child({ step: step.id });
+    await journal.step(step.id, 'started');
+    slog.info({ reason: step.reason, risk: step.risk }, `${step.action} ${subjectOf(step)}`);
+    try {
+      const undo = await run(executors, step, { ...ctx, log: slog });
+      done.push({ step, undo });
+      setOutcome(changes, step.id, 'applied');
+      await journal.step(step.id, 'done');
+    } catch (err) {
+      failure = toAgentError(err, step);
+      setOutcome(changes, step.id, 'failed');
+      await journal.step(step.id, 'failed');
+      slog.error({ err: failure }, `${step.id} failed: ${failure.message}`);
+      break;
+    }
+  }
+  if (failure !== undefined) {
+    await journal.status('rolling-back', { code: failure.code, message: failure.message });
+    await unwind(done, changes, journal, log);
+    await journal.status('rolled-back');
+    return { ok: false, changeSet: [...changes.values()], error: failure };
+  }
+  await journal.status('committing');
+  for (const { step, undo } of done) {
+    if (undo?.commit === undefined) continue;
+    try {
+      await undo.commit();
+      await journal.step(step.id, 'committed');
+    } catch (err) {
+      // The change itself is in place; what is left over (an old container) is planned away next time.
+      log.warn({ step: step.id, err: describeError(err) }, `cleanup after ${step.id} failed`);
+    }
+  }
+  await journal.status('applied');
+  return { ok: true, changeSet: [...changes.values()] };
+}
+
+// The compiler cannot tie `step.action` to the executor's parameter through the mapped type;
+// the map's type guarantees the executor for an action takes that action's step.
+function run(executors: Executors, step: Step, ctx: ExecContext): Promise<Undo | undefined> {
+  const exec = executors[step.action] as Executor<Action>;
+  return exec(step, ctx);
+}
+
+async function unwind(
+  done: { step: Step; undo: Undo | undefined }[],
+  changes: Map<string, Change>,
+  journal: Journal,
+  log: Logger,
+): Promise<void> {
+  for (const { step, undo } of [...done].reverse()) {
+    if (undo?.revert === undefined) continue;
+    try {
+      await undo.revert();
+      setOutcome(changes, step.id, 'reverted');
+      await journal.step(step.id, 'undone');
+    } catch (err) {
+      setOutcome(changes, step.id, 'revert-failed');
+      await journal.step(step.id, 'undo-failed');
+      log.error({ step: step.id, err: describeError(err) }, `undoing ${step.id} failed`);
+    }
+  }
+}
+
+function setOutcome(changes: Map<string, Change>, id: string, outcome: Change['outcome']): void {
+  const c = changes.get(id);
+  if (c !== undefined) c.outcome = outcome;
+}
+
+function toAgentError(err: unknown, step: Step): AgentError {
+  if (isAgentError(err)) return err;
+  return new AgentError('StepFailed', `${step.id}: ${describeError(err)}`, { cause: err, data: { step: step.id } });
+}
