@@ -6,7 +6,6 @@ import { formatIssue } from '../core/result.ts';
 import { decryptEnvFromIdentityFile } from '../config/decrypt-env.ts';
 import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts';
 import { formatDesiredText } from '../config/render-text.ts';
-import { dirRepoReader } from '../config/repo-dir.ts';
 import { resolveIdentityFile } from '../config/sops/index.ts';
 import { assertDir, processIo, type CliIo } from './validate.ts';
 import { openSource } from '../source/index.ts';
@@ -34,12 +33,12 @@ export interface RenderDeps {
   decrypt?: DecryptEnv;
 }
 
-/** Opens a directory as it is, or clones an http(s) URL into a temporary directory. */
+/** Opens a directory as it is, or fetches an http(s) URL into a temporary object store. */
 export const openRepoSpec: RepoOpener = async (repo, options) => {
   if (!/^https?:\/\//i.test(repo)) await assertDir(repo);
   const log = createLogger({ level: 'warn' });
   const opened = await openSource(repo, { log }, options.branch === undefined ? {} : { branch: options.branch });
-  return { reader: dirRepoReader(opened.dir), revision: opened.revision ?? 'worktree', close: () => opened.close() };
+  return { reader: opened.reader, revision: opened.revision ?? 'worktree', close: () => opened.close() };
 };
 
 /** `appliance render --repo DIR --name N`: prints the resolved desired state, secrets masked. */

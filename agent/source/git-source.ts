@@ -1,18 +1,20 @@
 import nodeFs from 'node:fs';
-import { mkdir, rm, access } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import git, { type HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { AgentError, isAgentError } from '../core/errors.ts';
+import type { RepoReader } from '../config/load.ts';
 import type { Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
-import { CheckoutStore, readAcceptedState, writeAcceptedState, type AcceptedState } from './checkouts.ts';
+import { readAcceptedState, writeAcceptedState, type AcceptedState } from './accepted-state.ts';
 import type { GitCredentials } from './credentials.ts';
 import { parseSourceUrl, Remote } from './remote.ts';
 import { SignatureVerifier, type TrustedSigner, type VerifiedSignature } from './signatures.ts';
+import { LocalStores, storeCorrupt, type Store } from './local-stores.ts';
+import { gitTreeReader, type GitFs } from './tree-reader.ts';
 
-/** The file system isomorphic-git uses (node:fs by default). */
-export type GitFs = Parameters<typeof git.fetch>[0]['fs'];
+export type { GitFs } from './tree-reader.ts';
 
 /** Injected clients; everything but `log` has a real default. */
 export interface GitSourceDeps {
@@ -29,7 +31,7 @@ export interface GitSourceOptions {
   /** http(s) URL; userinfo in it is stripped and used as credentials when `auth` is not given. */
   url: string;
   branch: string;
-  /** Holds `repo.git`, `checkouts/<commit>`, `current` and `source.json`. */
+  /** Holds `repo.git` (the object store), `source.json` (the accepted revision) and `repo.git.new` while the store is replaced. */
   stateDir: string;
   auth?: GitCredentials;
   /** When given (even empty), only a head commit signed by one of these is accepted. */
@@ -40,26 +42,30 @@ export interface GitSourceOptions {
   timeoutMs?: number;
   /** History depth of the first clone (default 1; 0 = full history). Later fetches are incremental. */
   cloneDepth?: number;
+  /** Largest file the readers return (default 1 MiB). */
+  maxFileBytes?: number;
 }
 
-/** Outcome of a sync: the revision in force and the checkout directory to read it from. */
+/** Outcome of a sync: the revision in force and a reader of exactly that revision. */
 export interface SyncResult {
   changed: boolean;
   revision: string;
-  dir: string;
+  reader: RepoReader;
 }
 
-/** The revision in force. */
+/** The revision in force and a reader of it. */
 export interface CurrentRevision {
   revision: string;
-  dir: string;
+  reader: RepoReader;
 }
 
 /**
  * The config repository as the agent sees it: polls the branch head with one ref advertisement,
  * fetches only when it moved, accepts the new head only if it is signed by a trusted key (when
- * configured) and descends from the last accepted revision (unless `allowRewind`), then switches
- * to an immutable checkout of it. Any refusal or failure leaves the last accepted revision in force.
+ * configured) and descends from the last accepted revision (unless `allowRewind`), and records
+ * it in `source.json`. Files are read straight from the object store at the accepted commit; no
+ * work tree is written. Any refusal or failure leaves the last accepted revision in force, and
+ * its objects stay in the local store (see {@link LocalStores}).
  */
 export class GitSource {
   private readonly fs: GitFs;
@@ -68,9 +74,10 @@ export class GitSource {
   private readonly remote: Remote;
   private readonly url: string;
   private readonly stateDir: string;
-  private readonly gitdir: string;
   private readonly stateFile: string;
-  private readonly store: CheckoutStore;
+  private readonly stores: LocalStores;
+  /** Store → commit, for readers that found the store damaged; the next sync replaces it. */
+  private readonly distrusted = new Map<string, string>();
   private verifier: Promise<SignatureVerifier> | undefined;
   private inflight: Promise<SyncResult> | undefined;
 
@@ -101,37 +108,29 @@ export class GitSource {
       secrets,
     });
     this.stateDir = resolve(options.stateDir);
-    this.gitdir = join(this.stateDir, 'repo.git');
     this.stateFile = join(this.stateDir, 'source.json');
-    this.store = new CheckoutStore(this.stateDir);
+    this.stores = new LocalStores(this.stateDir, this.fs, this.url, options.branch);
   }
 
-  /** The accepted revision and its checkout, if there is one on disk. */
+  /** The accepted revision and a reader of it; undefined when none is accepted or its commit is gone. */
   async current(): Promise<CurrentRevision | undefined> {
     const state = await readAcceptedState(this.stateFile);
-    if (state === undefined || !(await this.store.has(state.revision))) return undefined;
-    return { revision: state.revision, dir: this.store.dirOf(state.revision) };
+    if (state === undefined) return undefined;
+    const gitdir = await this.stores.locate(state.revision);
+    return gitdir === undefined ? undefined : { revision: state.revision, reader: this.reader(gitdir, state.revision) };
   }
 
   /** Polls the remote and moves to its head if acceptable. Concurrent calls share one run. */
   sync(): Promise<SyncResult> {
-    this.inflight ??= this.runSync().finally(() => {
-      this.inflight = undefined;
-    });
+    this.inflight ??= this.syncOnce()
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'sync failed; the last accepted revision stays in force');
+        throw err;
+      })
+      .finally(() => {
+        this.inflight = undefined;
+      });
     return this.inflight;
-  }
-
-  private async runSync(): Promise<SyncResult> {
-    try {
-      return await this.syncOnce();
-    } catch (err) {
-      if (isAgentError(err, 'SourceCorrupt')) {
-        // The git dir is only a cache of the remote: drop it and clone afresh next time.
-        await rm(this.gitdir, { recursive: true, force: true });
-      }
-      this.log.warn({ err }, 'sync failed; the last accepted revision stays in force');
-      throw err;
-    }
   }
 
   private async syncOnce(): Promise<SyncResult> {
@@ -144,105 +143,116 @@ export class GitSource {
         'source changed; starting a new history',
       );
     }
+    for (const [gitdir, commit] of this.distrusted) {
+      // Only the accepted revision counts: a reader of an older one may have outlived a store replacement.
+      if (commit === state?.revision) await this.stores.distrust(gitdir, state);
+    }
+    this.distrusted.clear();
+
     const started = performance.now();
-    const head = await this.remote.headOf(this.options.branch);
-    if (anchor?.revision === head && (await this.store.has(head))) {
-      this.log.debug({ revision: head }, 'unchanged');
-      return { changed: false, revision: head, dir: this.store.dirOf(head) };
-    }
-
-    const cache = {};
-    const timings: Record<string, number> = { poll: performance.now() - started };
-    const fresh = await this.prepareRepo();
-    let candidate = head;
-    if (fresh || !(await this.hasCommit(head, cache))) {
-      // A fresh git dir next to an accepted revision needs full history to prove descent.
-      const depth = fresh && anchor === undefined ? (this.options.cloneDepth ?? 1) : 0;
-      const t = performance.now();
-      candidate = await this.remote.fetch({
-        fs: this.fs,
-        gitdir: this.gitdir,
-        branch: this.options.branch,
-        cache,
-        ...(depth > 0 ? { depth } : {}),
-      });
-      if (!(await this.hasCommit(candidate, cache))) {
-        throw new AgentError('SourceCorrupt', `fetch from ${this.url} did not deliver commit ${candidate}`, {
-          data: { url: this.url, commit: candidate },
-        });
+    const timings: Record<string, number> = {};
+    const { main, replacement } = this.stores;
+    const pending = await this.stores.pending();
+    let head: string | undefined;
+    if (await this.stores.exists(pending ? replacement : main)) {
+      head = await this.remote.headOf(this.options.branch);
+      timings['poll'] = performance.now() - started;
+      if (!pending && anchor?.revision === head && (await this.stores.holds(main, head))) {
+        this.log.debug({ revision: head }, 'unchanged');
+        return { changed: false, revision: head, reader: this.reader(main, head) };
       }
-      timings['fetch'] = performance.now() - t;
     }
-
-    const signature = await this.checkSignature(candidate, cache);
-    if (anchor !== undefined && candidate !== anchor.revision)
-      await this.checkDescent(anchor.revision, candidate, cache);
-
-    let t = performance.now();
-    const dir = await this.localStep('checkout', () => this.store.materialize(this.fs, this.gitdir, candidate, cache));
-    timings['checkout'] = performance.now() - t;
-    if (anchor?.revision === candidate) {
-      await this.store.activate(candidate);
-      return { changed: false, revision: candidate, dir };
-    }
-    const accepted: AcceptedState = {
-      version: 1,
-      url: this.url,
-      branch: this.options.branch,
-      revision: candidate,
-      acceptedAt: this.now().toISOString(),
-      ...(signature === undefined ? {} : { signer: signature.signer }),
-    };
-    t = performance.now();
-    await writeAcceptedState(this.stateFile, accepted);
-    await this.store.activate(candidate);
-    timings['switch'] = performance.now() - t;
-    const removed = await this.store.prune([candidate, ...(state === undefined ? [] : [state.revision])]);
-    timings['total'] = performance.now() - started;
-    this.log.info(
-      {
-        revision: candidate,
-        previous: state?.revision,
-        signer: signature?.signer,
-        key: signature?.key,
-        pruned: removed.length,
-        ms: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
-      },
-      'accepted new revision',
-    );
-    return { changed: true, revision: candidate, dir };
-  }
-
-  /** Creates the bare repo if needed; true when it was created (no history yet). */
-  private async prepareRepo(): Promise<boolean> {
-    const exists = await access(join(this.gitdir, 'HEAD')).then(
-      () => true,
-      () => false,
-    );
-    if (exists) {
-      const url: unknown = await git
-        .getConfig({ fs: this.fs, gitdir: this.gitdir, path: 'remote.origin.url' })
-        .catch(() => undefined);
-      if (url === this.url) return false;
-      await rm(this.gitdir, { recursive: true, force: true });
-    }
-    await git.init({ fs: this.fs, gitdir: this.gitdir, bare: true, defaultBranch: this.options.branch });
-    // Only the credential-free URL is ever written to .git/config.
-    await git.addRemote({ fs: this.fs, gitdir: this.gitdir, remote: 'origin', url: this.url, force: true });
-    return true;
-  }
-
-  private async hasCommit(oid: string, cache: object): Promise<boolean> {
+    // Without a store there is nothing to compare with: the fetch's own ref advertisement is the poll.
+    const store = await this.stores.open(state);
+    // Proving descent from an accepted revision needs the history in between; without one, the head is enough.
+    const depth = anchor === undefined ? (this.options.cloneDepth ?? 1) : 0;
     try {
-      await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid, cache });
-      return true;
+      let candidate = head;
+      if (candidate === undefined || store.fresh || !(await this.stores.hasCommit(store.gitdir, candidate))) {
+        candidate = await this.fetch(store, depth, timings);
+      }
+
+      let t = performance.now();
+      const signature = await this.checkSignature(store.gitdir, candidate);
+      if (anchor !== undefined && candidate !== anchor.revision)
+        await this.checkDescent(store.gitdir, anchor.revision, candidate);
+      timings['verify'] = performance.now() - t;
+
+      t = performance.now();
+      const changed = anchor?.revision !== candidate;
+      if (changed) {
+        const accepted: AcceptedState = {
+          version: 1,
+          url: this.url,
+          branch: this.options.branch,
+          revision: candidate,
+          acceptedAt: this.now().toISOString(),
+          ...(signature === undefined ? {} : { signer: signature.signer }),
+        };
+        await writeAcceptedState(this.stateFile, accepted);
+      }
+      // After the state: a crash in between leaves the accepted commit in repo.git.new, where current() finds it.
+      const gitdir = store.replacing ? await this.stores.adoptReplacement() : store.gitdir;
+      timings['switch'] = performance.now() - t;
+      timings['total'] = performance.now() - started;
+      this.log.info(
+        {
+          revision: candidate,
+          previous: state?.revision,
+          signer: signature?.signer,
+          key: signature?.key,
+          replacedStore: store.replacing,
+          ms: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+        },
+        changed ? 'accepted new revision' : 'revision confirmed',
+      );
+      return { changed, revision: candidate, reader: this.reader(gitdir, candidate) };
     } catch (err) {
-      if ((err as { code?: string }).code === 'NotFoundError') return false;
-      throw this.corrupt('read', err);
+      if (isAgentError(err, 'SourceCorrupt')) await this.stores.distrust(store.gitdir, state);
+      throw err;
     }
   }
 
-  private async checkSignature(commit: string, cache: object): Promise<VerifiedSignature | undefined> {
+  /** Fetches the branch into `store` and returns the fetched head, which must then be present. */
+  private async fetch(store: Store, depth: number, timings: Record<string, number>): Promise<string> {
+    const t = performance.now();
+    const head = await this.remote.fetch({
+      fs: this.fs,
+      gitdir: store.gitdir,
+      branch: this.options.branch,
+      cache: this.stores.cache,
+      ...(depth > 0 ? { depth } : {}),
+    });
+    if (!(await this.stores.hasCommit(store.gitdir, head))) {
+      throw new AgentError('SourceCorrupt', `fetch from ${this.url} did not deliver commit ${head}`, {
+        data: { url: this.url, commit: head },
+      });
+    }
+    timings['fetch'] = performance.now() - t;
+    return head;
+  }
+
+  private reader(gitdir: string, commit: string): RepoReader {
+    const reader = gitTreeReader({
+      fs: this.fs,
+      gitdir,
+      commit,
+      cache: this.stores.cache,
+      ...(this.options.maxFileBytes === undefined ? {} : { maxBytes: this.options.maxFileBytes }),
+    });
+    // A read that finds the store damaged has the next sync replace it.
+    const watch = async <T>(read: Promise<T>): Promise<T> => {
+      try {
+        return await read;
+      } catch (err) {
+        if (isAgentError(err, 'SourceCorrupt')) this.distrusted.set(gitdir, commit);
+        throw err;
+      }
+    };
+    return { readFile: (rel) => watch(reader.readFile(rel)), listDir: (rel) => watch(reader.listDir(rel)) };
+  }
+
+  private async checkSignature(gitdir: string, commit: string): Promise<VerifiedSignature | undefined> {
     const signers = this.options.trustedSigners;
     if (signers === undefined) return undefined;
     this.verifier ??= SignatureVerifier.create(signers);
@@ -252,15 +262,16 @@ export class GitSource {
     });
     const { object } = await this.localStep('read', () =>
       // eslint-disable-next-line @typescript-eslint/no-deprecated -- the one API that returns a commit's raw bytes, which signatures are checked over
-      git.readObject({ fs: this.fs, gitdir: this.gitdir, oid: commit, format: 'content', cache }),
+      git.readObject({ fs: this.fs, gitdir, oid: commit, format: 'content', cache: this.stores.cache }),
     );
-    if (!(object instanceof Uint8Array)) throw this.corrupt('read', new Error('commit object is not raw bytes'));
+    if (!(object instanceof Uint8Array))
+      throw storeCorrupt(this.url, 'read', new Error('commit object is not raw bytes'));
     return verifier.verify(commit, object);
   }
 
-  private async checkDescent(from: string, to: string, cache: object): Promise<void> {
+  private async checkDescent(gitdir: string, from: string, to: string): Promise<void> {
     const descends = await this.localStep('ancestry', () =>
-      git.isDescendent({ fs: this.fs, gitdir: this.gitdir, oid: to, ancestor: from, depth: -1, cache }),
+      git.isDescendent({ fs: this.fs, gitdir, oid: to, ancestor: from, depth: -1, cache: this.stores.cache }),
     );
     if (descends) return;
     if (this.options.allowRewind === true) {
@@ -288,24 +299,12 @@ export class GitSource {
       if (isAgentError(err)) throw err;
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-        throw new AgentError('SourceCheckoutFailed', `cannot write the checkout of ${this.url} (${step}): ${code}`, {
+        throw new AgentError('SourceStoreFailed', `cannot use the local copy of ${this.url} (${step}): ${code}`, {
           data: { url: this.url, step, errorCode: code },
           cause: err,
         });
       }
-      throw this.corrupt(step, err);
+      throw storeCorrupt(this.url, step, err);
     }
-  }
-
-  private corrupt(step: string, err: unknown): AgentError {
-    const reason = err instanceof Error ? err.message : String(err);
-    return new AgentError(
-      'SourceCorrupt',
-      `local copy of ${this.url} is damaged (${step}): ${reason}; it is fetched again on the next sync`,
-      {
-        data: { url: this.url, step },
-        cause: err,
-      },
-    );
   }
 }

@@ -4,23 +4,26 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
 import { AgentError } from '../core/errors.ts';
+import type { RepoReader } from '../config/load.ts';
+import { dirRepoReader } from '../config/repo-dir.ts';
 import type { Logger } from '../lib/log.ts';
 import type { GitCredentials } from './credentials.ts';
 import { GitSource } from './git-source.ts';
 
 /** A config repo opened for one command (`appliance validate/render --repo …`). */
 export interface OpenedSource {
-  /** Root directory to read the repo's files from. */
-  dir: string;
-  /** HEAD commit when `dir` is in a git work tree (uncommitted changes are included in `dir`). */
+  /** The repo's files: the directory as it is, or the fetched commit of a URL. */
+  reader: RepoReader;
+  /** The fetched commit of a URL; HEAD for a directory in a git work tree (whose uncommitted changes the reader includes). */
   revision?: string;
-  /** Removes what opening created (the temporary clone of a URL); a no-op for a directory. */
+  /** Removes what opening created (the temporary object store of a URL); a no-op for a directory. */
   close(): Promise<void>;
 }
 
 /**
- * Opens a directory as is, or clones an http(s) URL into a temporary directory (no signature or
- * rewind checks: this is for operators inspecting a repo, not for applying it).
+ * Opens a directory as is, or fetches an http(s) URL into a temporary object store and reads
+ * its branch head from there (no signature or rewind checks: this is for operators inspecting
+ * a repo, not for applying it).
  */
 export async function openSource(
   spec: string,
@@ -37,8 +40,8 @@ export async function openSource(
         stateDir,
         ...(options.auth === undefined ? {} : { auth: options.auth }),
       });
-      const { dir, revision } = await source.sync();
-      return { dir, revision, close };
+      const { reader, revision } = await source.sync();
+      return { reader, revision, close };
     } catch (err) {
       await close();
       throw err;
@@ -51,7 +54,11 @@ export async function openSource(
   );
   if (!isDir) throw new AgentError('SourceNotFound', `${dir} is not a directory`, { terminal: true, data: { dir } });
   const revision = await headOf(dir);
-  return { dir, ...(revision === undefined ? {} : { revision }), close: () => Promise.resolve() };
+  return {
+    reader: dirRepoReader(dir),
+    ...(revision === undefined ? {} : { revision }),
+    close: () => Promise.resolve(),
+  };
 }
 
 async function headOf(dir: string): Promise<string | undefined> {

@@ -70,12 +70,14 @@ export class Remote {
       git.listServerRefs({ http, url: this.url, protocolVersion: 1, prefix: ref, ...this.authArgs() }),
     );
     const found = refs.find((r) => r.ref === ref);
-    if (found === undefined) {
-      throw new AgentError('SourceBranchMissing', `branch ${branch} does not exist in ${this.url}`, {
-        data: { url: this.url, branch },
-      });
-    }
+    if (found === undefined) throw this.branchMissing(branch);
     return found.oid;
+  }
+
+  private branchMissing(branch: string): AgentError {
+    return new AgentError('SourceBranchMissing', `branch ${branch} does not exist in ${this.url}`, {
+      data: { url: this.url, branch },
+    });
   }
 
   /**
@@ -90,22 +92,30 @@ export class Remote {
     depth?: number;
     cache: object;
   }): Promise<string> {
+    const remoteRef = `refs/heads/${args.branch}`;
     const result = await this.guard('fetch', (http) =>
-      git.fetch({
-        fs: args.fs,
-        http,
-        gitdir: args.gitdir,
-        url: this.url,
-        remote: 'origin',
-        // `ref` names the local ref whose commit is offered as "have"; `remoteRef` is what we want.
-        ref: `refs/remotes/origin/${args.branch}`,
-        remoteRef: `refs/heads/${args.branch}`,
-        singleBranch: true,
-        tags: false,
-        cache: args.cache,
-        ...(args.depth === undefined ? {} : { depth: args.depth }),
-        ...this.authArgs(),
-      }),
+      git
+        .fetch({
+          fs: args.fs,
+          http,
+          gitdir: args.gitdir,
+          url: this.url,
+          remote: 'origin',
+          // `ref` names the local ref whose commit is offered as "have"; `remoteRef` is what we want.
+          ref: `refs/remotes/origin/${args.branch}`,
+          remoteRef,
+          singleBranch: true,
+          tags: false,
+          cache: args.cache,
+          ...(args.depth === undefined ? {} : { depth: args.depth }),
+          ...this.authArgs(),
+        })
+        .catch((err: unknown) => {
+          // A first clone fetches without polling first, so a missing branch shows up here.
+          const e = err as { code?: unknown; data?: { what?: unknown } };
+          if (e.code === 'NotFoundError' && e.data?.what === remoteRef) throw this.branchMissing(args.branch);
+          throw err;
+        }),
     );
     if (result.fetchHead === null) {
       throw new AgentError('SourceBranchMissing', `${this.url} has no branches`, {
@@ -170,6 +180,9 @@ const NETWORK_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** File-system failures of the local store during a fetch: not bad data from the server. */
+const LOCAL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
+
 /**
  * Maps a failure of isomorphic-git or the HTTP client to a source error whose message names the
  * credential-free URL. The original error is kept as `cause` only as a scrubbed copy.
@@ -213,6 +226,12 @@ export function toSourceError(
   }
   if ((code !== undefined && NETWORK_CODES.has(code)) || /timed out|socket hang up|aborted/i.test(reason)) {
     return new AgentError('SourceUnreachable', `cannot reach config repo ${url}: ${code ?? reason}`, { data, cause });
+  }
+  if (code !== undefined && LOCAL_CODES.has(code)) {
+    return new AgentError('SourceStoreFailed', `cannot write the local copy of ${url} (${op}): ${code}`, {
+      data,
+      cause,
+    });
   }
   if (code === 'SmartHttpError') {
     return new AgentError('SourceUnreachable', `${url} did not answer as a git smart-HTTP server`, { data, cause });

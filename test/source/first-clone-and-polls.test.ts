@@ -1,21 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readlink, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sourceFixture } from './fixture.ts';
 
-test('first sync clones the branch head into an immutable checkout and records it', async () => {
+test('first sync fetches the branch head with one request pair and reads it from the object store', async () => {
   const fx = await sourceFixture();
   try {
     const head = await fx.work.head();
     const result = await fx.source().sync();
-    assert.deepEqual(result, { changed: true, revision: head, dir: join(fx.stateDir, 'checkouts', head) });
-    assert.equal(await readFile(join(result.dir, 'appliances/a/appliance.yml'), 'utf8'), 'name: a\nversion: 1\n');
-    assert.equal(await readlink(join(fx.stateDir, 'current')), join('checkouts', head));
+    assert.deepEqual([result.changed, result.revision], [true, head]);
+    assert.equal(await result.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
+    assert.deepEqual(await result.reader.listDir('appliances'), ['a']);
+    // The fetch's own ref advertisement is the poll: no separate one before it.
+    assert.deepEqual([fx.server.counts().refAdvertisement, fx.server.counts().uploadPack], [1, 1]);
+    // No work tree: the object store and the accepted state are all there is.
+    assert.deepEqual((await readdir(fx.stateDir)).sort(), ['repo.git', 'source.json']);
     const state = JSON.parse(await readFile(join(fx.stateDir, 'source.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(state['revision'], head);
     assert.equal(state['url'], fx.url);
-    assert.deepEqual(await fx.source().current(), { revision: head, dir: result.dir });
+    const current = await fx.source().current();
+    assert.equal(current?.revision, head);
+    assert.equal(await current.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
   } finally {
     await fx.close();
   }
@@ -25,10 +31,11 @@ test('a poll that finds the branch unchanged costs one ref advertisement and no 
   const fx = await sourceFixture();
   try {
     const source = fx.source();
-    await source.sync();
+    const first = await source.sync();
     fx.server.resetCounts();
     const result = await source.sync();
-    assert.equal(result.changed, false);
+    assert.deepEqual([result.changed, result.revision], [false, first.revision]);
+    assert.equal(await result.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
     const counts = fx.server.counts();
     assert.equal(counts.refAdvertisement, 1);
     assert.equal(counts.uploadPack, 0);
@@ -38,29 +45,46 @@ test('a poll that finds the branch unchanged costs one ref advertisement and no 
   }
 });
 
-test('a new commit is fetched, checked out and the old checkout is pruned after the next one', async () => {
+test("a new commit is fetched incrementally, and each sync's reader keeps reading its own revision", async () => {
   const fx = await sourceFixture();
   try {
     const source = fx.source();
     const first = await source.sync();
-    const second = await fx.work.commit('bump', { files: { 'appliances/a/appliance.yml': 'name: a\nversion: 2\n' } });
+    const second = await fx.work.commit('bump', {
+      files: { 'appliances/a/appliance.yml': 'name: a\nversion: 2\n', 'appliances/b/appliance.yml': 'name: b\n' },
+    });
     await fx.work.push();
     fx.server.resetCounts();
     const r2 = await source.sync();
-    assert.equal(r2.changed, true);
-    assert.equal(r2.revision, second);
-    assert.equal(await readFile(join(r2.dir, 'appliances/a/appliance.yml'), 'utf8'), 'name: a\nversion: 2\n');
-    assert.equal(fx.server.counts().uploadPack, 1);
-    // The previous checkout stays for readers that still hold it.
-    assert.equal(await readFile(join(first.dir, 'appliances/a/appliance.yml'), 'utf8'), 'name: a\nversion: 1\n');
+    assert.deepEqual([r2.changed, r2.revision], [true, second]);
+    assert.equal(await r2.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 2\n');
+    // The poll's advertisement, then the fetch's own (isomorphic-git cannot reuse the first).
+    assert.deepEqual([fx.server.counts().refAdvertisement, fx.server.counts().uploadPack], [2, 1]);
 
-    const third = await fx.work.commit('bump again', {
-      files: { 'appliances/a/appliance.yml': 'name: a\nversion: 3\n' },
+    const third = await fx.work.commit('bump again, drop b', {
+      files: { 'appliances/a/appliance.yml': 'name: a\nversion: 3\n', 'appliances/b/appliance.yml': null },
     });
     await fx.work.push();
     const r3 = await source.sync();
     assert.equal(r3.revision, third);
-    assert.deepEqual((await readdir(join(fx.stateDir, 'checkouts'))).sort(), [second, third].sort());
+
+    // Readers handed out earlier still see exactly their revision.
+    const views = await Promise.all(
+      [first, r2, r3].map(async (r) => [
+        await r.reader.readFile('appliances/a/appliance.yml'),
+        await r.reader.readFile('appliances/b/appliance.yml'),
+        await r.reader.listDir('appliances'),
+      ]),
+    );
+    assert.deepEqual(views, [
+      ['name: a\nversion: 1\n', undefined, ['a']],
+      ['name: a\nversion: 2\n', 'name: b\n', ['a', 'b']],
+      ['name: a\nversion: 3\n', undefined, ['a']],
+    ]);
+    assert.equal(
+      await (await source.current())?.reader.readFile('appliances/a/appliance.yml'),
+      'name: a\nversion: 3\n',
+    );
   } finally {
     await fx.close();
   }

@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { sourceFixture } from './fixture.ts';
 
@@ -22,7 +20,9 @@ test('a force-push back to an older commit is refused and the accepted revision 
       assert.deepEqual(err.data, { from: newer, to: old });
       return true;
     });
-    assert.equal((await source.current())?.revision, newer);
+    const current = await source.current();
+    assert.equal(current?.revision, newer);
+    assert.equal(await current.reader.readFile('appliances/a/appliance.yml'), 'version: 2\n');
   } finally {
     await fx.close();
   }
@@ -76,7 +76,7 @@ test('a rewind to a commit older than the shallow first clone is refused, and ac
     await assert.rejects(fx.source().sync(), (err: unknown) => isAgentError(err, 'HistoryRewind'));
     const r = await fx.source({ allowRewind: true }).sync();
     assert.deepEqual([r.changed, r.revision], [true, old]);
-    assert.equal(await readFile(join(r.dir, 'appliances/a/appliance.yml'), 'utf8'), 'name: a\nversion: 1\n');
+    assert.equal(await r.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
   } finally {
     await fx.close();
   }

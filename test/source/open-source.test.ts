@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { openSource } from '../../agent/source/index.ts';
@@ -10,8 +10,10 @@ import { captureLogs, sourceFixture } from './fixture.ts';
 test('a plain directory opens as is, without a revision', async () => {
   const dir = await tempDir();
   try {
+    await writeFile(join(dir, 'a.yml'), 'a: 1\n');
     const opened = await openSource(dir, { log: captureLogs().log });
-    assert.equal(opened.dir, dir);
+    assert.equal(await opened.reader.readFile('a.yml'), 'a: 1\n');
+    assert.deepEqual(await opened.reader.listDir(''), ['a.yml']);
     assert.equal(opened.revision, undefined);
     await assert.rejects(openSource(join(dir, 'nope'), { log: captureLogs().log }), (err: unknown) =>
       isAgentError(err, 'SourceNotFound'),
@@ -29,20 +31,23 @@ test('a git work tree opens with its HEAD revision, uncommitted changes included
     await work.write({ 'appliances/a/appliance.yml': 'v: dirty\n' });
     const opened = await openSource(join(work.dir, 'appliances'), { log: captureLogs().log });
     assert.equal(opened.revision, head);
-    assert.equal(await readFile(join(opened.dir, 'a/appliance.yml'), 'utf8'), 'v: dirty\n');
+    assert.equal(await opened.reader.readFile('a/appliance.yml'), 'v: dirty\n');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
-test('an http URL is cloned into a temporary directory that close() removes', async () => {
+test('an http URL is fetched into a temporary object store that close() removes', async () => {
   const fx = await sourceFixture();
   try {
     const opened = await openSource(fx.url, { log: fx.logs.log });
     assert.equal(opened.revision, await fx.work.head());
-    assert.equal(await readFile(join(opened.dir, 'appliances/a/appliance.yml'), 'utf8'), 'name: a\nversion: 1\n');
+    assert.equal(await opened.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
     await opened.close();
-    await assert.rejects(stat(opened.dir));
+    // The store is gone: the reader has nothing left to read from.
+    await assert.rejects(opened.reader.readFile('appliances/a/appliance.yml'), (err: unknown) =>
+      isAgentError(err, 'SourceCorrupt'),
+    );
   } finally {
     await fx.close();
   }

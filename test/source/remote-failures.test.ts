@@ -4,7 +4,6 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { AgentError } from '../../agent/core/errors.ts';
-import { readRepoFile } from '../../agent/source/index.ts';
 import { sourceFixture } from './fixture.ts';
 
 const TOKEN = 'ghp_S3cr3tT0kenValue9f8e7d6c5b4a';
@@ -20,18 +19,20 @@ async function rejection(p: Promise<unknown>): Promise<AgentError> {
   assert.fail('expected a rejection');
 }
 
-test('an unreachable remote is a transient SourceUnreachable and the last checkout stays usable', async () => {
+test('an unreachable remote is a transient SourceUnreachable and the last revision stays readable', async () => {
   const fx = await sourceFixture();
   try {
     const source = fx.source();
-    const { revision, dir } = await source.sync();
+    const { revision, reader } = await source.sync();
     await fx.server.stop();
     const err = await rejection(source.sync());
     assert.equal(err.code, 'SourceUnreachable');
     assert.equal(err.terminal, false);
     assert.match(err.message, new RegExp(fx.url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
-    assert.deepEqual(await source.current(), { revision, dir });
-    assert.equal(await readRepoFile(dir, 'appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
+    const current = await source.current();
+    assert.equal(current?.revision, revision);
+    assert.equal(await current.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
+    assert.equal(await reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
   } finally {
     await fx.close();
   }
@@ -55,7 +56,7 @@ test('a server that stops answering hits the deadline; a 503 is transient too', 
   }
 });
 
-test('corrupt data from the server is SourceCorrupt; the last checkout stays and the next sync recovers', async () => {
+test('corrupt data from the server is SourceCorrupt; the last revision stays readable and the next sync recovers', async () => {
   const fx = await sourceFixture();
   try {
     const source = fx.source();
@@ -65,11 +66,17 @@ test('corrupt data from the server is SourceCorrupt; the last checkout stays and
     fx.server.setFault({ kind: 'corrupt', afterBytes: 100, kinds: ['uploadPack'] });
     const err = await rejection(source.sync());
     assert.deepEqual([err.code, err.terminal], ['SourceCorrupt', false]);
-    assert.deepEqual(await source.current(), { revision: first.revision, dir: first.dir });
-    assert.equal(await readRepoFile(first.dir, 'appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
+    const current = await source.current();
+    assert.equal(current?.revision, first.revision);
+    assert.equal(await current.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
+    assert.equal(await first.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
     fx.server.setFault(undefined);
     const r = await source.sync();
     assert.deepEqual([r.changed, r.revision], [true, next]);
+    assert.equal(await r.reader.readFile('appliances/a/appliance.yml'), 'version: 2\n');
+    // The replacement store took the place of the old one, which still serves older readers.
+    assert.deepEqual((await readdir(fx.stateDir)).sort(), ['repo.git', 'source.json']);
+    assert.equal(await first.reader.readFile('appliances/a/appliance.yml'), 'name: a\nversion: 1\n');
   } finally {
     await fx.close();
   }
@@ -85,6 +92,9 @@ test('wrong or missing credentials are a terminal SourceAuthFailed; a wrong path
     assert.deepEqual([missing.code, missing.terminal], ['SourceNotFound', true]);
     const branch = await rejection(fx.source({ branch: 'nope' }).sync());
     assert.equal(branch.code, 'SourceBranchMissing');
+    // A first clone fetches without a separate poll: the fetch reports the missing branch.
+    const fresh = await rejection(fx.source({ branch: 'nope', stateDir: join(fx.root, 'fresh') }).sync());
+    assert.equal(fresh.code, 'SourceBranchMissing');
   } finally {
     await fx.close();
   }
@@ -107,7 +117,7 @@ test('the token never appears in .git/config, the state dir, errors or logs', as
     fx.server.setFault({ kind: 'corrupt', afterBytes: 200, kinds: ['uploadPack'] });
     errors.push(await rejection(source.sync()));
     fx.server.setFault(undefined);
-    // The damaged git dir was dropped: the next sync fetches it again and moves on.
+    // The store was set aside: the next sync fetches a replacement and moves on.
     assert.equal((await source.sync()).changed, true);
     errors.push(await rejection(fx.source({ url: withUserinfo.replace(TOKEN, `${TOKEN}x`), auth: 'none' }).sync()));
     await fx.server.stop();
