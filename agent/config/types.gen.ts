@@ -746,6 +746,10 @@ export interface EnvConfig {
   tls: TlsSettings;
   mail: MailSettings;
   backup?: BackupSettings;
+  /**
+   * Container registries the agent pulls the app's images from, with credentials; public registries need no entry.
+   */
+  registries: RegistryCredentials[];
   storage: StorageSettings;
   update: UpdateSettings;
   ssh: SshSettings;
@@ -906,6 +910,23 @@ export interface BackupMount {
    * Mount options; may hold credentials.
    */
   options?: string;
+}
+/**
+ * Login for one registry.
+ */
+export interface RegistryCredentials {
+  /**
+   * Registry host[:port] as it appears in image references, e.g. registry.example.org or 127.0.0.1:5000.
+   */
+  server: string;
+  /**
+   * User name.
+   */
+  username: string;
+  /**
+   * Password or access token.
+   */
+  password: string;
 }
 /**
  * Where the data lives on the appliance.
