@@ -667,7 +667,7 @@ export interface BootstrapConfig {
  */
 export interface BootstrapRepo {
   /**
-   * Clone URL (https://…) or an absolute path of a local repository.
+   * Clone URL of the config repository over smart HTTP(S) (https://…; http:// only for a local or test server). Credentials belong in credentials_file, not in the URL.
    */
   url: string;
   /**
@@ -675,7 +675,7 @@ export interface BootstrapRepo {
    */
   branch: string;
   /**
-   * File (mode 0600) holding the access token for smart-HTTP authentication; omit for public or local repositories.
+   * File (mode 0600) with the smart-HTTP credentials: a bare token, or YAML {username, password} / {token}; omit for a public repository.
    */
   credentials_file?: string;
 }

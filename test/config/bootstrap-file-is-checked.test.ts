@@ -25,7 +25,7 @@ test('a signer needs a key and a webhook exactly one secret source', () => {
   const r = loadBootstrap(
     [
       'name: demo',
-      'repo: { url: /srv/git/fleet.git }',
+      'repo: { url: https://git.example.org/fleet.git }',
       'age_identity_file: /etc/appliance/age.key',
       'trust:',
       '  signers:',
@@ -45,7 +45,7 @@ test('a signer needs a key and a webhook exactly one secret source', () => {
   const r2 = loadBootstrap(
     [
       'name: demo',
-      'repo: { url: /srv/git/fleet.git }',
+      'repo: { url: https://git.example.org/fleet.git }',
       'age_identity_file: /etc/appliance/age.key',
       'trust: { signers: [ { name: alice } ] }',
       'webhook: { secret: 0123456789abcdef0123, secret_file: /etc/appliance/webhook }',
@@ -57,4 +57,13 @@ test('a signer needs a key and a webhook exactly one secret source', () => {
     { file: FILE, path: '/trust/signers/0', message: "needs an 'openpgp' key, an 'ssh' key or both" },
     { file: FILE, path: '/webhook', message: "give exactly one of 'secret' or 'secret_file'" },
   ]);
+});
+
+test('a repo given as a local path is refused: the agent fetches over smart HTTP(S)', () => {
+  const r = loadBootstrap(
+    'name: demo\nrepo: { url: /srv/git/fleet.git }\nage_identity_file: /etc/appliance/age.key\n',
+    'b.yml',
+  );
+  assert.equal(r.ok, false);
+  assert.deepEqual(!r.ok && r.errors, [{ file: 'b.yml', path: '/repo/url', message: 'must be an http(s) URL' }]);
 });
