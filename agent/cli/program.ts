@@ -1,7 +1,10 @@
 import { Command } from 'commander';
+import { register as registerAgent } from './agent.ts';
+import { register as registerApply } from './apply.ts';
 import { register as registerDecrypt } from './decrypt.ts';
 import { register as registerEncrypt } from './encrypt.ts';
 import { register as registerImportLegacy } from './import-legacy.ts';
+import { register as registerPlan } from './plan.ts';
 import { register as registerRender } from './render.ts';
 import { register as registerValidate } from './validate.ts';
 
@@ -11,7 +14,16 @@ export function buildProgram(): Command {
     .description('GitOps pull agent for self-hosted server appliances')
     .version('0.1.0')
     .showHelpAfterError();
-  for (const register of [registerValidate, registerRender, registerDecrypt, registerEncrypt, registerImportLegacy])
+  for (const register of [
+    registerValidate,
+    registerRender,
+    registerPlan,
+    registerApply,
+    registerAgent,
+    registerDecrypt,
+    registerEncrypt,
+    registerImportLegacy,
+  ])
     register(program);
   return program;
 }

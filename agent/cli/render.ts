@@ -1,48 +1,18 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { AgentError, describeError, isAgentError } from '../core/errors.ts';
+import { describeError, isAgentError } from '../core/errors.ts';
 import { maskDesired } from '../core/desired.ts';
-import { formatIssue } from '../core/result.ts';
-import { decryptEnvFromIdentityFile } from '../config/decrypt-env.ts';
-import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts';
 import { formatDesiredText } from '../config/render-text.ts';
-import { resolveIdentityFile } from '../config/sops/index.ts';
-import { assertDir, processIo, type CliIo } from './validate.ts';
-import { openSource } from '../source/index.ts';
-import { createLogger } from '../lib/log.ts';
+import { loadDesiredForCli, type DesiredInputDeps, type DesiredInputOptions } from './desired-input.ts';
+import { processIo, type CliIo } from './validate.ts';
 
-/** Opens `--repo` for reading; `close` removes what opening created (a temporary clone). */
-export type RepoOpener = (
-  repo: string,
-  options: { branch?: string },
-) => Promise<{ reader: RepoReader; revision: string; close: () => Promise<void> }>;
-
-export interface RenderOptions {
-  repo: string;
-  name: string;
-  branch?: string;
-  identity?: string;
+export interface RenderOptions extends DesiredInputOptions {
   json?: boolean;
   yaml?: boolean;
-  revision?: string;
 }
-
-export interface RenderDeps {
-  openRepo?: RepoOpener;
-  /** Replaces identity-based decryption (tests). */
-  decrypt?: DecryptEnv;
-}
-
-/** Opens a directory as it is, or fetches an http(s) URL into a temporary object store. */
-export const openRepoSpec: RepoOpener = async (repo, options) => {
-  if (!/^https?:\/\//i.test(repo)) await assertDir(repo);
-  const log = createLogger({ level: 'warn' });
-  const opened = await openSource(repo, { log }, options.branch === undefined ? {} : { branch: options.branch });
-  return { reader: opened.reader, revision: opened.revision ?? 'worktree', close: () => opened.close() };
-};
 
 /** `appliance render --repo DIR --name N`: prints the resolved desired state, secrets masked. */
-export function register(program: Command, io: CliIo = processIo, deps: RenderDeps = {}): void {
+export function register(program: Command, io: CliIo = processIo, deps: DesiredInputDeps = {}): void {
   program
     .command('render')
     .description("print an appliance's resolved desired state with secret values masked")
@@ -66,47 +36,18 @@ Exit status 0 on success, 1 when the configuration is invalid, 2 when the comman
 }
 
 /** Runs `render`. */
-export async function runRender(opts: RenderOptions, io: CliIo, deps: RenderDeps = {}): Promise<void> {
+export async function runRender(opts: RenderOptions, io: CliIo, deps: DesiredInputDeps = {}): Promise<void> {
   try {
-    const decrypt = deps.decrypt ?? (await identityDecrypt(opts, io));
-    const { reader, revision, close } = await (deps.openRepo ?? openRepoSpec)(
-      opts.repo,
-      opts.branch === undefined ? {} : { branch: opts.branch },
-    );
-    try {
-      const result = await loadDesired(reader, opts.name, { decrypt, revision: opts.revision ?? revision });
-      if (!result.ok) {
-        for (const e of result.errors) io.stderr(`error: ${formatIssue(e)}\n`);
-        io.stderr(`appliance render: ${opts.name}: the configuration is invalid (${result.errors.length} errors)\n`);
-        io.setExitCode(1);
-        return;
-      }
-      for (const w of result.warnings) io.stderr(`warning: ${formatIssue(w)}\n`);
-      const masked = maskDesired(result.value);
-      if (opts.json === true) io.stdout(`${JSON.stringify(masked, null, 2)}\n`);
-      else if (opts.yaml === true) io.stdout(stringify(masked, { lineWidth: 0 }));
-      else io.stdout(formatDesiredText(result.value));
-      io.setExitCode(0);
-    } finally {
-      await close();
-    }
+    const desired = await loadDesiredForCli('render', opts, io, deps);
+    if (desired === undefined) return;
+    const masked = maskDesired(desired);
+    if (opts.json === true) io.stdout(`${JSON.stringify(masked, null, 2)}\n`);
+    else if (opts.yaml === true) io.stdout(stringify(masked, { lineWidth: 0 }));
+    else io.stdout(formatDesiredText(desired));
+    io.setExitCode(0);
   } catch (err) {
     if (!isAgentError(err)) throw err;
     io.stderr(`appliance render: ${describeError(err)}\n`);
     io.setExitCode(2);
   }
-}
-
-async function identityDecrypt(opts: RenderOptions, io: CliIo): Promise<DecryptEnv> {
-  const keyFile = resolveIdentityFile(opts.identity, io.env);
-  if (keyFile === undefined) {
-    throw new AgentError(
-      'AgeIdentityMissing',
-      'render needs an age identity: pass --identity or set APPLIANCE_AGE_IDENTITY_FILE',
-      { terminal: true },
-    );
-  }
-  const loaded = await decryptEnvFromIdentityFile(keyFile);
-  for (const w of loaded.warnings) io.stderr(`appliance render: warning: ${formatIssue(w)}\n`);
-  return loaded.decrypt;
 }

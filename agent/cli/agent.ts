@@ -1,0 +1,167 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadBootstrap } from '../config/bootstrap.ts';
+import { decryptEnvWith } from '../config/decrypt-env.ts';
+import { loadIdentities } from '../config/sops/index.ts';
+import type { BootstrapConfig } from '../config/types.gen.ts';
+import { AgentError, describeError } from '../core/errors.ts';
+import { formatIssue } from '../core/result.ts';
+import { initialStatus, type AgentStatus } from '../core/status.ts';
+import { createCycle } from '../engine/cycle.ts';
+import { dockerMachine } from '../engine/docker-machine.ts';
+import { startHttpApi } from '../engine/http-api.ts';
+import { Reconciler } from '../engine/reconciler.ts';
+import { writeFileAtomic } from '../lib/atomic-write.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { SecretRegistry } from '../lib/secrets.ts';
+import { GitSource, loadCredentials } from '../source/index.ts';
+import { pino } from 'pino';
+
+/** `appliance agent --config FILE`: the daemon that keeps the machine at the repo's state. */
+export function register(program: Command): void {
+  program
+    .command('agent')
+    .description('run the agent: follow the config repo and keep the machine at its desired state')
+    .requiredOption('-c, --config <file>', 'bootstrap config (YAML)', '/etc/appliance/bootstrap.yml')
+    .option('--once', 'run one cycle, print its outcome as JSON and exit (0 when in sync)')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .addHelpText(
+      'after',
+      `
+Logs are JSON lines on stdout, secrets redacted. The HTTP server on the bootstrap's listen
+address serves GET /status, /metrics, /healthz and POST /sync (webhook, HMAC-SHA256 of the
+body with the webhook secret in X-Hub-Signature-256: sha256=<hex>).`,
+    )
+    .action(async (opts: { config: string; once?: boolean; logLevel: string }) => {
+      try {
+        await runAgent(opts);
+      } catch (err) {
+        process.stderr.write(`appliance agent: ${describeError(err)}\n`);
+        process.exitCode = 2;
+      }
+    });
+}
+
+async function runAgent(opts: { config: string; once?: boolean; logLevel: string }): Promise<void> {
+  const secrets = new SecretRegistry();
+  const log = createLogger({ level: opts.logLevel, secrets, destination: pino.destination(1) });
+  const config = await readBootstrap(opts.config);
+  const { identities, warnings } = await loadIdentities(config.age_identity_file);
+  secrets.add(...identities);
+  for (const w of warnings) log.warn(formatIssue(w));
+  const webhookSecret = await readWebhookSecret(config);
+  if (webhookSecret !== undefined) secrets.add(webhookSecret);
+  const auth =
+    config.repo.credentials_file === undefined
+      ? undefined
+      : await loadCredentials(config.repo.credentials_file, { log });
+  if (auth !== undefined) secrets.add(auth.password);
+
+  const source = new GitSource(
+    { log, secrets },
+    {
+      url: config.repo.url,
+      branch: config.repo.branch,
+      stateDir: join(config.state_dir, 'source'),
+      allowRewind: config.trust.allow_rewind,
+      ...(auth === undefined ? {} : { auth }),
+      // An empty signer list means "no signature checks" in the bootstrap file.
+      ...(config.trust.signers.length === 0 ? {} : { trustedSigners: config.trust.signers }),
+    },
+  );
+  const statusFile = join(config.state_dir, 'status.json');
+  const restored = await readStatus(statusFile, config.name);
+  // The cycle reads the status the reconciler last published (stalled revision, last error).
+  let current: AgentStatus = restored ?? initialStatus(config.name, new Date());
+  const cycle = createCycle({
+    name: config.name,
+    source,
+    decrypt: decryptEnvWith(identities),
+    driverFor: dockerMachine(join(config.state_dir, 'engine')),
+    stateDir: join(config.state_dir, 'engine'),
+    log,
+    secrets,
+    status: () => current,
+  });
+  const reconciler = new Reconciler(
+    {
+      cycle,
+      log,
+      onStatus: (s) => {
+        current = s;
+        return writeFileAtomic(statusFile, `${JSON.stringify(secrets.scrubDeep(s), null, 2)}\n`);
+      },
+    },
+    { appliance: config.name, intervalMs: config.poll_interval_seconds * 1000, status: current },
+  );
+
+  if (opts.once === true) {
+    const outcome = await reconciler.trigger('once');
+    process.stdout.write(`${JSON.stringify(secrets.scrubDeep(outcome))}\n`);
+    process.exitCode = outcome.kind === 'applied' || outcome.kind === 'unchanged' ? 0 : 1;
+    await reconciler.stop();
+    return;
+  }
+  const r = reconciler;
+  const api = await startHttpApi(
+    {
+      status: () => r.status,
+      trigger: (reason) => void r.trigger(reason),
+      log,
+      secrets,
+    },
+    {
+      listen: config.listen,
+      staleAfterMs: config.poll_interval_seconds * 3000 + 600_000,
+      ...(webhookSecret === undefined ? {} : { webhookSecret }),
+    },
+  );
+  log.info({ appliance: config.name, url: api.url, repo: config.repo.url }, 'agent started');
+  r.start();
+  await waitForSignal(log);
+  await r.stop();
+  await api.close();
+  log.info('agent stopped');
+}
+
+async function readBootstrap(file: string): Promise<BootstrapConfig> {
+  const text = await readFile(file, 'utf8').catch((err: unknown) => {
+    throw new AgentError('BootstrapUnreadable', `${file}: cannot read the bootstrap config (${describeError(err)})`, {
+      terminal: true,
+    });
+  });
+  const result = loadBootstrap(text, file);
+  if (!result.ok) {
+    throw new AgentError('BootstrapInvalid', result.errors.map(formatIssue).join('\n'), { terminal: true });
+  }
+  return result.value;
+}
+
+async function readWebhookSecret(config: BootstrapConfig): Promise<string | undefined> {
+  const webhook = config.webhook;
+  if (webhook?.secret !== undefined) return webhook.secret;
+  if (webhook?.secret_file === undefined) return undefined;
+  const text = await readFile(webhook.secret_file, 'utf8');
+  return text.trim();
+}
+
+async function readStatus(file: string, appliance: string): Promise<AgentStatus | undefined> {
+  try {
+    const status = JSON.parse(await readFile(file, 'utf8')) as AgentStatus;
+    return status.appliance === appliance ? status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function waitForSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

@@ -1,0 +1,139 @@
+import type { DesiredState } from '../core/desired.ts';
+import { secretValues } from '../core/desired.ts';
+import { AgentError, isAgentError } from '../core/errors.ts';
+import { formatIssue } from '../core/result.ts';
+import type { CycleOutcome, AgentStatus } from '../core/status.ts';
+import { planJson } from '../core/plan-render.ts';
+import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts';
+import type { Logger } from '../lib/log.ts';
+import type { SecretRegistry } from '../lib/secrets.ts';
+import { applyOnce, type ApplyResult } from './apply-once.ts';
+import type { MachineDriver } from './executors.ts';
+import type { Cycle } from './reconciler.ts';
+
+/** What the cycle needs of the config source (GitSource in production). */
+export interface CycleSource {
+  sync(): Promise<{ revision: string; reader: RepoReader }>;
+  current(): Promise<{ revision: string; reader: RepoReader } | undefined>;
+}
+
+export interface CycleDeps {
+  name: string;
+  source: CycleSource;
+  decrypt: DecryptEnv;
+  /** A machine driver for this desired state (registry credentials come from env.yml). */
+  driverFor: (desired: DesiredState) => MachineDriver;
+  stateDir: string;
+  log: Logger;
+  secrets: SecretRegistry;
+  status: () => AgentStatus;
+}
+
+/**
+ * One cycle, gates in order: source → desired (decrypt, validate) → apply → verify. Whatever
+ * fails, the last good desired state is applied again so drift is still corrected, and the
+ * outcome reports the failure: a refused commit or invalid config stalls until the branch
+ * moves; a failed apply of a revision stalls it (not retried until a new commit) when terminal.
+ */
+export function createCycle(deps: CycleDeps): Cycle {
+  let lastGood: DesiredState | undefined;
+
+  return async (_trigger, signal) => {
+    const target = await fetchTarget(deps);
+    const stalled = deps.status().stalledRevision;
+    if (target.revision !== undefined && stalled === target.revision) {
+      await keepLastGood('stalled revision', signal);
+      const last = deps.status().lastError;
+      return stalledOutcome(target.revision, last?.code ?? 'Stalled', last?.message ?? 'revision stalled');
+    }
+    if (target.reader === undefined || target.revision === undefined) throw target.error;
+
+    const loaded = await loadDesired(target.reader, deps.name, { decrypt: deps.decrypt, revision: target.revision });
+    if (!loaded.ok) {
+      await keepLastGood('invalid config', signal);
+      const message = loaded.errors.map(formatIssue).join('; ');
+      return stalledOutcome(target.revision, 'ConfigInvalid', message);
+    }
+    const desired = loaded.value;
+    deps.secrets.add(...secretValues(desired));
+    const result = await apply(desired, signal);
+    if (target.error !== undefined) {
+      // The source failed but its last accepted revision was applied: report the source error.
+      return fromError(target.error, target.error instanceof AgentError ? refusedRevision(target.error) : undefined);
+    }
+    return outcomeOf(result);
+  };
+
+  async function apply(desired: DesiredState, signal: AbortSignal): Promise<ApplyResult> {
+    const result = await applyOnce({
+      desired,
+      driver: deps.driverFor(desired),
+      stateDir: deps.stateDir,
+      log: deps.log.child({ revision: desired.revision }),
+      signal,
+    });
+    if (result.applied) lastGood = desired;
+    return result;
+  }
+
+  async function keepLastGood(why: string, signal: AbortSignal): Promise<void> {
+    if (lastGood === undefined) {
+      deps.log.warn({ why }, 'no earlier good revision in this run: the machine is left as it is');
+      return;
+    }
+    const result = await apply(lastGood, signal);
+    if (!result.applied)
+      deps.log.warn({ revision: lastGood.revision, error: result.error }, 'last good revision did not converge');
+  }
+}
+
+interface Target {
+  revision?: string;
+  reader?: RepoReader;
+  error?: unknown;
+}
+
+/** The new head, or — when the source fails — the last accepted revision plus the error. */
+async function fetchTarget(deps: CycleDeps): Promise<Target> {
+  try {
+    return await deps.source.sync();
+  } catch (err) {
+    const current = await deps.source.current().catch(() => undefined);
+    if (current === undefined) return { error: err };
+    return { ...current, error: err };
+  }
+}
+
+function outcomeOf(result: ApplyResult): CycleOutcome {
+  if (result.applied) {
+    if (result.changeSet.length === 0) return { kind: 'unchanged', revision: result.revision };
+    return {
+      kind: 'applied',
+      revision: result.revision,
+      steps: result.changeSet.length,
+      plan: JSON.parse(planJson(result.plan)) as unknown,
+    };
+  }
+  const error = result.error ?? { code: 'NotConverged', message: 'the machine did not converge', terminal: false };
+  const kind = error.terminal ? 'stalled' : 'failed';
+  return { kind, revision: result.revision, reason: error.code, code: error.code, message: error.message };
+}
+
+function fromError(err: unknown, revision: string | undefined): CycleOutcome {
+  const code = isAgentError(err) ? err.code : 'InternalError';
+  const message = err instanceof Error ? err.message : String(err);
+  const terminal = isAgentError(err) && err.terminal;
+  const base = { reason: code, code, message };
+  const kind = terminal ? 'stalled' : 'failed';
+  return revision === undefined ? { kind, ...base } : { kind, revision, ...base };
+}
+
+function stalledOutcome(revision: string, code: string, message: string): CycleOutcome {
+  return { kind: 'stalled', revision, reason: code, code, message };
+}
+
+/** The commit a source refused (signature, rewind), so the stall is tied to it. */
+function refusedRevision(err: AgentError): string | undefined {
+  const commit = err.data['commit'] ?? err.data['to'];
+  return typeof commit === 'string' ? commit : undefined;
+}
