@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { register as registerAgent } from './agent.ts';
 import { register as registerApply } from './apply.ts';
+import { register as registerConfig } from './config.ts';
 import { register as registerDecrypt } from './decrypt.ts';
 import { register as registerEncrypt } from './encrypt.ts';
 import { register as registerImportLegacy } from './import-legacy.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     registerPlan,
     registerApply,
     registerAgent,
+    registerConfig,
     registerDecrypt,
     registerEncrypt,
     registerImportLegacy,

@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { AgentError } from '../core/errors.ts';
+import type { ProgressFn } from './recovery-pdf.ts';
+
+/** Progress callbacks that draw on a terminal: one line per step, a counter for long loops. */
+export function terminalProgress(write: (text: string) => void): {
+  onStep: (label: string) => void;
+  onProgress: ProgressFn;
+} {
+  let counting = false;
+  return {
+    onStep: (label) => {
+      if (counting) write('\n');
+      counting = false;
+      write(`\r\x1b[K… ${label}\n`);
+    },
+    onProgress: (done, total, label) => {
+      counting = done < total;
+      write(`\r\x1b[K  [${done}/${total}] ${label}${done === total ? '\n' : ''}`);
+    },
+  };
+}
+
+/** A repository URL safe to print: any user:password part is left out. */
+export function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username === '' && u.password === '') return url;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+/** True when an http(s) URL carries credentials (they belong in --credentials-file). */
+export function urlHasCredentials(url: string): boolean {
+  return publicUrl(url) !== url;
+}
+
+/** Reads a text file given on the command line; the error names the file and the reason only. */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new AgentError('FileUnreadable', `${path}: cannot read (${code})`, { terminal: true, data: { file: path } });
+  }
+}
