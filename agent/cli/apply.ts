@@ -9,7 +9,7 @@ import { SecretRegistry } from '../lib/secrets.ts';
 import { secretValues } from '../core/desired.ts';
 import { loadDesiredForCli } from './desired-input.ts';
 import { desiredMachineOptions, type PlanCliOptions } from './plan.ts';
-import { processIo, type CliIo } from './validate.ts';
+import { processIo, type CliIo } from './io.ts';
 
 /** `appliance apply`: one reconcile pass, then exit. */
 export function register(program: Command, io: CliIo = processIo): void {

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AgentError, describeError } from '../core/errors.ts';
@@ -12,7 +11,8 @@ import { formatDnsRecords } from '../provision/dns-records.ts';
 import { parseSecretKind, type SecretKind } from '../provision/generate-secrets.ts';
 import { selectApp } from '../provision/select-app.ts';
 import { publicUrl, readText, terminalProgress, urlHasCredentials } from '../provision/terminal.ts';
-import { processIo, type CliIo } from './decrypt.ts';
+import { processIo, type CliIo } from './io.ts';
+import { pathExists } from '../lib/fs.ts';
 
 /** Options of `appliance config create` as commander parses them. */
 export interface CreateOptions {
@@ -106,7 +106,7 @@ export async function runCreate(
           })
         : {};
     progress.onStep?.('generating key material and checking the new appliance');
-    const replacing = await exists(join(repo, 'appliances', opts.name));
+    const replacing = await pathExists(join(repo, 'appliances', opts.name));
     const prepared = await prepare(repo, out, opts, io, deps);
     const written = await writeAppliance(prepared, {
       repo,
@@ -140,7 +140,7 @@ async function prepare(
     });
   const needGit = opts.commit || opts.repoUrl === undefined;
   if (needGit) await assertWorkTree(repo, io.env);
-  if ((await exists(join(repo, 'appliances', opts.name))) && opts.force !== true)
+  if ((await pathExists(join(repo, 'appliances', opts.name))) && opts.force !== true)
     throw new AgentError('ApplianceExists', `appliances/${opts.name} exists already (use --force to replace it)`, {
       terminal: true,
     });
@@ -286,11 +286,3 @@ export function failCommand(command: string, err: unknown, io: CliIo): void {
   io.setExitCode(1);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

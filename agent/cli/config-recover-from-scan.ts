@@ -1,11 +1,12 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AgentError, describeError } from '../core/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { sha256Hex } from '../provision/container.ts';
 import { recoverFromScan } from '../provision/recover.ts';
-import { processIo, type CliIo } from './decrypt.ts';
+import { processIo, type CliIo } from './io.ts';
+import { pathExists } from '../lib/fs.ts';
 
 interface Options {
   outDir: string;
@@ -56,7 +57,7 @@ async function recover(files: string[], opts: Options, io: CliIo): Promise<void>
   });
   if (opts.force !== true) {
     const existing: string[] = [];
-    for (const f of result.files) if (await exists(join(opts.outDir, f.name))) existing.push(f.name);
+    for (const f of result.files) if (await pathExists(join(opts.outDir, f.name))) existing.push(f.name);
     if (existing.length > 0)
       throw new AgentError(
         'OutputExists',
@@ -83,11 +84,3 @@ function imageLines(images: unknown[]): string[] {
   });
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -7,7 +7,8 @@ import { writeRepoFiles } from '../provision/create-write.ts';
 import { dnsRecords, formatDnsRecords } from '../provision/dns-records.ts';
 import { planRotation, rotationMessage, type RotatePlan } from '../provision/rotate-appliance.ts';
 import { failCommand } from './config-create.ts';
-import { identitiesFor, processIo, type CliIo } from './decrypt.ts';
+import { identitiesFor } from './decrypt.ts';
+import { processIo, type CliIo } from './io.ts';
 
 /** Options of `appliance config rotate` as commander parses them. */
 export interface RotateOptions {

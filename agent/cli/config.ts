@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { registerRecoverFromScan } from './config-recover-from-scan.ts';
 import { registerCreate } from './config-create.ts';
 import { registerRotate } from './config-rotate.ts';
-import { processIo, type CliIo } from './decrypt.ts';
+import { processIo, type CliIo } from './io.ts';
 
 /**
  * `appliance config …`: provisioning. `create` makes a new appliance (keys, env.yml, seed ISO,

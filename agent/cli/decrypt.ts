@@ -4,22 +4,9 @@ import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
 import { decryptSopsToText, loadIdentities, resolveIdentityFile, type Format } from '../config/sops/index.ts';
 
-/** Where a command writes and how it reports failure; tests pass their own. */
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  setExitCode(code: number): void;
-  env: Readonly<Record<string, string | undefined>>;
-}
+import { processIo, type CliIo } from './io.ts';
 
-export const processIo: CliIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-  env: process.env,
-};
+export { processIo, type CliIo };
 
 /** `appliance decrypt FILE`: prints the decrypted SOPS file after verifying its MAC. */
 export function register(program: Command, io: CliIo = processIo): void {

@@ -6,7 +6,8 @@ import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts
 import { resolveIdentityFile } from '../config/sops/index.ts';
 import { createLogger } from '../lib/log.ts';
 import { openSource } from '../source/index.ts';
-import { assertDir, type CliIo } from './validate.ts';
+import { assertDir } from './validate.ts';
+import { type CliIo } from './io.ts';
 
 /** Opens `--repo` for reading; `close` removes what opening created (a temporary clone). */
 export type RepoOpener = (

@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import { AgentError } from '../core/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { encryptSops, type EncryptionRule, type Format } from '../config/sops/index.ts';
-import { formatOf, inputTypeOption, processIo, readInput, reportErrors, type CliIo } from './decrypt.ts';
+import { formatOf, inputTypeOption, readInput, reportErrors } from './decrypt.ts';
+import { processIo, type CliIo } from './io.ts';
 
 interface EncryptFlags {
   recipient?: string[];

@@ -11,7 +11,8 @@ import { validateDocument } from '../config/schemas.ts';
 import { encryptSops } from '../config/sops/index.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { recipientsFromSopsConfig } from '../config/sops-config.ts';
-import { assertDir, processIo, type CliIo } from './validate.ts';
+import { assertDir } from './validate.ts';
+import { processIo, type CliIo } from './io.ts';
 
 export interface ImportLegacyOptions {
   name: string;

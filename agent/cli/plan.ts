@@ -7,7 +7,7 @@ import { planJson, renderPlan } from '../core/plan-render.ts';
 import { dockerMachine } from '../engine/docker-machine.ts';
 import { loadSpecKey, readInventory } from '../engine/state-files.ts';
 import { loadDesiredForCli, type DesiredInputOptions } from './desired-input.ts';
-import { processIo, type CliIo } from './validate.ts';
+import { processIo, type CliIo } from './io.ts';
 
 export interface PlanCliOptions extends DesiredInputOptions {
   stateDir: string;

@@ -4,7 +4,7 @@ import { describeError, isAgentError } from '../core/errors.ts';
 import { maskDesired } from '../core/desired.ts';
 import { formatDesiredText } from '../config/render-text.ts';
 import { loadDesiredForCli, type DesiredInputDeps, type DesiredInputOptions } from './desired-input.ts';
-import { processIo, type CliIo } from './validate.ts';
+import { processIo, type CliIo } from './io.ts';
 
 export interface RenderOptions extends DesiredInputOptions {
   json?: boolean;

@@ -7,23 +7,9 @@ import type { DecryptEnv } from '../config/load.ts';
 import { dirRepoReader } from '../config/repo-dir.ts';
 import { validateRepo, type RepoReport } from '../config/validate-repo.ts';
 
-/** Where a command writes and how it reports failure; tests pass their own. */
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  setExitCode(code: number): void;
-  env: Readonly<Record<string, string | undefined>>;
-}
+import { processIo, type CliIo } from './io.ts';
 
-/** The real process streams. */
-export const processIo: CliIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-  env: process.env,
-};
+export { processIo, type CliIo };
 
 export interface ValidateOptions {
   name?: string;

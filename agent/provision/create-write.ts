@@ -6,6 +6,7 @@ import { commitPaths, type CommitResult, type GitEnv } from './config-repo-git.t
 import type { PreparedAppliance } from './create-prepare.ts';
 import { buildRecoveryPdf, type ProgressFn } from './recovery-pdf.ts';
 import { buildSeedIso } from './seed-iso.ts';
+import { pathExists } from '../lib/fs.ts';
 
 /** The files `config create` writes to --out, in order. */
 export const OUT_FILES = ['bootstrap.yml', 'age.key', 'seed.iso', 'recovery.pdf'] as const;
@@ -106,7 +107,7 @@ export async function writeAppliance(p: PreparedAppliance, o: WriteOptions): Pro
 /** Names of OUT_FILES that already exist in `out`. */
 export async function existingOutFiles(out: string): Promise<string[]> {
   const found: string[] = [];
-  for (const n of OUT_FILES) if (await exists(join(out, n))) found.push(n);
+  for (const n of OUT_FILES) if (await pathExists(join(out, n))) found.push(n);
   return found;
 }
 
@@ -121,7 +122,7 @@ export async function writeRepoFiles(repo: string, files: ReadonlyMap<string, st
     const full = join(repo, rel);
     before.set(full, await readFile(full, 'utf8').catch(() => undefined));
     const dir = dirname(full);
-    if (!(await exists(dir))) createdDirs.push(dir);
+    if (!(await pathExists(dir))) createdDirs.push(dir);
     await writeFileAtomic(full, content, { mode: 0o644 });
   }
   return async () => {
@@ -133,7 +134,7 @@ export async function writeRepoFiles(repo: string, files: ReadonlyMap<string, st
 }
 
 async function prepareOutDir(out: string): Promise<boolean> {
-  if (await exists(out)) {
+  if (await pathExists(out)) {
     const st = await stat(out);
     if (!st.isDirectory()) throw new AgentError('OutNotADirectory', `${out} is not a directory`, { terminal: true });
     return (st.mode & 0o077) !== 0;
@@ -143,11 +144,3 @@ async function prepareOutDir(out: string): Promise<boolean> {
   return false;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { CliIo } from '../../agent/cli/validate.ts';
+import type { CliIo } from '../../agent/cli/io.ts';
 
 const dir = fileURLToPath(new URL('./golden/', import.meta.url));
 

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { CliIo } from '../../agent/cli/decrypt.ts';
+import type { CliIo } from '../../agent/cli/io.ts';
 import { registerRecoverFromScan } from '../../agent/cli/config-recover-from-scan.ts';
 import { buildRecoveryPdf, type RecoveryPdfResult } from '../../agent/provision/recovery-pdf.ts';
 import { renderPages, summaryFor } from './helpers.ts';

@@ -4,7 +4,8 @@ import { chmod, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { register as registerDecrypt, type CliIo } from '../../../agent/cli/decrypt.ts';
+import { register as registerDecrypt } from '../../../agent/cli/decrypt.ts';
+import { type CliIo } from '../../../agent/cli/io.ts';
 import { register as registerEncrypt } from '../../../agent/cli/encrypt.ts';
 import { decryptSops, generateIdentity } from '../../../agent/config/sops/index.ts';
 import { FIXTURES, ROPS_EXAMPLE, ROPS_KEY, SOPS_NIX, SOPS_NIX_KEY } from './fixtures.ts';
