@@ -285,4 +285,3 @@ export function failCommand(command: string, err: unknown, io: CliIo): void {
   if (cause !== undefined) io.stderr(`  cause: ${cause.split('\n', 1)[0] ?? ''}\n`);
   io.setExitCode(1);
 }
-

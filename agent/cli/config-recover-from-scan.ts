@@ -83,4 +83,3 @@ function imageLines(images: unknown[]): string[] {
     return `${path}: ${codes} code${codes === 1 ? '' : 's'}`;
   });
 }
-

@@ -143,4 +143,3 @@ async function prepareOutDir(out: string): Promise<boolean> {
   await chmod(out, 0o700);
   return false;
 }
-

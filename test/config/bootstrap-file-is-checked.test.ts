@@ -64,6 +64,6 @@ test('a repo given as a local path is refused: the agent fetches over smart HTTP
     'name: demo\nrepo: { url: /srv/git/fleet.git }\nage_identity_file: /etc/appliance/age.key\n',
     'b.yml',
   );
-  assert.equal(r.ok, false);
-  assert.deepEqual(!r.ok && r.errors, [{ file: 'b.yml', path: '/repo/url', message: 'must be an http(s) URL' }]);
+  assert.ok(!r.ok);
+  assert.deepEqual(r.errors, [{ file: 'b.yml', path: '/repo/url', message: 'must be an http(s) URL' }]);
 });

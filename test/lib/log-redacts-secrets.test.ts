@@ -34,9 +34,9 @@ test('secret values are masked in messages, fields and nested errors', () => {
   log.error({ err: new AgentError('X', 'failed: hunter2-very-secret', { data: { line: 'AAAABBBBCCCCDDDDEEEEFFFF' } }) }, 'boom');
   assert.doesNotMatch(out.text(), /hunter2|AAAABBBBCCCCDDDD/);
   const [first, second] = out.lines();
-  assert.equal(first?.['msg'], 'connecting with [REDACTED]');
-  assert.equal(first?.['level'], 'info');
-  assert.match(JSON.stringify(second?.['err']), /"code":"X"/);
+  assert.equal(first!['msg'], 'connecting with [REDACTED]');
+  assert.equal(first!['level'], 'info');
+  assert.match(JSON.stringify(second!['err']), /"code":"X"/);
 });
 
 test('values under secret-looking keys are masked even when unknown', () => {
@@ -44,6 +44,6 @@ test('values under secret-looking keys are masked even when unknown', () => {
   const log = createLogger({ destination: out.stream });
   log.info({ password: 'p4ss', nested: { api_key: 'k3y', token: 't0k', domain: 'example.org' } }, 'x');
   const [line] = out.lines();
-  assert.deepEqual(line?.['nested'], { api_key: '[REDACTED]', token: '[REDACTED]', domain: 'example.org' });
-  assert.equal(line?.['password'], '[REDACTED]');
+  assert.deepEqual(line!['nested'], { api_key: '[REDACTED]', token: '[REDACTED]', domain: 'example.org' });
+  assert.equal(line!['password'], '[REDACTED]');
 });
