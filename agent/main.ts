@@ -1,5 +1,15 @@
-import { buildProgram } from './cli/program.ts';
+import { Command } from 'commander';
 
-/** Composition root: the only place that builds real clients and wires them. */
-const program = buildProgram();
-await program.parseAsync(process.argv);
+/**
+ * Composition root. The daemon (`appliance agent`) loads only its own command, so it does
+ * not carry the provisioning and PDF libraries the operator commands need in memory.
+ */
+if (process.argv[2] === 'agent') {
+  const { register } = await import('./cli/agent.ts');
+  const program = new Command('appliance').showHelpAfterError();
+  register(program);
+  await program.parseAsync(process.argv);
+} else {
+  const { buildProgram } = await import('./cli/program.ts');
+  await buildProgram().parseAsync(process.argv);
+}

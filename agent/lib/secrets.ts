@@ -9,12 +9,14 @@ export class SecretRegistry {
 
   /** Registers values to mask; very short values are skipped so ordinary words survive. */
   add(...values: readonly string[]): void {
+    const before = this.values.size;
     for (const v of values) {
       if (v.length >= 4) this.values.add(v);
       // A multi-line secret (a PEM key) is also masked line by line.
       if (v.includes('\n')) for (const line of v.split('\n')) if (line.length >= 16) this.values.add(line);
     }
-    this.pattern = undefined;
+    // The agent adds the same values every cycle: rebuild the pattern only when something is new.
+    if (this.values.size !== before) this.pattern = undefined;
   }
 
   get size(): number {

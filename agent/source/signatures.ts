@@ -1,4 +1,4 @@
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import { AgentError, describeError } from '../core/errors.ts';
 import { parseSshPublicKey, parseSshSignature, verifySshSignature, type SshPublicKey } from './sshsig.ts';
 
@@ -59,9 +59,14 @@ export function splitSignedCommit(raw: Uint8Array): { payload: Buffer; signature
   return { payload, signature: signatures === 1 ? `${signature.join('\n')}\n` : undefined };
 }
 
+/** openpgp.js is large: loaded only when an OpenPGP key or signature is met. */
+function openpgp(): Promise<typeof OpenPgp> {
+  return import('openpgp');
+}
+
 interface ParsedSigner {
   name: string;
-  pgp: openpgp.PublicKey | undefined;
+  pgp: OpenPgp.PublicKey | undefined;
   ssh: SshPublicKey | undefined;
 }
 
@@ -78,12 +83,12 @@ export class SignatureVerifier {
     for (const s of signers) {
       if (s.openpgp === undefined && s.ssh === undefined)
         throw badSigner(s.name, 'has neither an openpgp nor an ssh key');
-      let pgp: openpgp.PublicKey | undefined;
+      let pgp: OpenPgp.PublicKey | undefined;
       let ssh: SshPublicKey | undefined;
       if (s.openpgp !== undefined) {
-        let key: openpgp.Key;
+        let key: OpenPgp.Key;
         try {
-          key = await openpgp.readKey({ armoredKey: s.openpgp });
+          key = await (await openpgp()).readKey({ armoredKey: s.openpgp });
         } catch (err) {
           throw badSigner(s.name, `has an unreadable OpenPGP key: ${describeError(err)}`);
         }
@@ -131,9 +136,9 @@ export class SignatureVerifier {
   }
 
   private async verifyPgp(commit: string, payload: Buffer, armored: string): Promise<VerifiedSignature> {
-    let signature: openpgp.Signature;
+    let signature: OpenPgp.Signature;
     try {
-      signature = await openpgp.readSignature({ armoredSignature: armored });
+      signature = await (await openpgp()).readSignature({ armoredSignature: armored });
     } catch (err) {
       throw refuse('BadSignature', commit, `unreadable OpenPGP signature: ${describeError(err)}`);
     }
@@ -145,8 +150,9 @@ export class SignatureVerifier {
     }
     const verificationKeys = candidates.flatMap((c) => (c.pgp === undefined ? [] : [c.pgp]));
     try {
-      const message = await openpgp.createMessage({ binary: new Uint8Array(payload) });
-      const result = await openpgp.verify({ message, signature, verificationKeys, expectSigned: true });
+      const pgp = await openpgp();
+      const message = await pgp.createMessage({ binary: new Uint8Array(payload) });
+      const result = await pgp.verify({ message, signature, verificationKeys, expectSigned: true });
       const keyID = result.signatures[0]?.keyID;
       const signer = candidates.find((c) => keyID !== undefined && c.pgp?.getKeys(keyID).length) ?? candidates[0];
       return { signer: signer?.name ?? '', kind: 'openpgp', key: signer?.pgp?.getFingerprint().toUpperCase() ?? '' };

@@ -23,7 +23,8 @@ export async function waitReady(
     hc === undefined
       ? 1_000
       : (hc.startPeriodSeconds + (hc.intervalSeconds + hc.timeoutSeconds) * (hc.retries + 1)) * 1000 + 5_000;
-  const deadline = Date.now() + budgetMs;
+  const started = Date.now();
+  const deadline = started + budgetMs;
   let last = 'not checked yet';
   for (;;) {
     signal?.throwIfAborted();
@@ -53,7 +54,10 @@ export async function waitReady(
         data: { container: name, last },
       });
     }
-    await sleep(hc?.http === undefined ? 250 : 500, undefined, signal === undefined ? {} : { signal });
+    // Probe often at first: a fresh container is usually healthy within a second or two, and
+    // each probe is one local request.
+    const pause = hc?.http === undefined ? 250 : Date.now() - started < 3_000 ? 100 : 500;
+    await sleep(pause, undefined, signal === undefined ? {} : { signal });
   }
 }
 
