@@ -46,7 +46,7 @@ export async function startHttpApi(
       send(res, 200, deps.secrets.scrubDeep(deps.status()));
     } else if (req.method === 'GET' && path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(deps.secrets.scrub(renderMetrics(deps.status(), now())));
+      res.end(deps.secrets.scrub(renderMetrics(deps.status(), now(), process.memoryUsage())));
     } else if (req.method === 'GET' && path === '/healthz') {
       const status = deps.status();
       const last = Date.parse(status.lastCycleFinishedAt ?? started.toISOString());

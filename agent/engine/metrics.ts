@@ -1,7 +1,15 @@
 import type { AgentStatus } from '../core/status.ts';
 
-/** The status in Prometheus text exposition format (0.0.4). */
-export function renderMetrics(status: AgentStatus, now: Date): string {
+/** Process memory, as `process.memoryUsage()` reports it. */
+export interface ProcessMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+/** The status (and the process's memory) in Prometheus text exposition format (0.0.4). */
+export function renderMetrics(status: AgentStatus, now: Date, memory?: ProcessMemory): string {
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, samples: [string, number][]): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -38,6 +46,14 @@ export function renderMetrics(status: AgentStatus, now: Date): string {
   if (status.lastAppliedRevision !== undefined) {
     metric('appliance_applied_revision_info', 'gauge', 'The applied config revision.', [
       [`{${app},revision="${escapeLabel(status.lastAppliedRevision)}"}`, 1],
+    ]);
+  }
+  if (memory !== undefined) {
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the agent process.', [['', memory.rss]]);
+    metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', memory.heapUsed]]);
+    metric('nodejs_heap_total_bytes', 'gauge', 'V8 heap reserved.', [['', memory.heapTotal]]);
+    metric('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JS (buffers).', [
+      ['', memory.external],
     ]);
   }
   return `${lines.join('\n')}\n`;
