@@ -40,8 +40,13 @@ export async function runApply(opts: PlanCliOptions, io: CliIo): Promise<void> {
     if (opts.json === true) {
       io.stdout(`${JSON.stringify(secrets.scrubDeep(result), null, 2)}\n`);
     } else {
+      const r = result.recovery;
+      if (r !== undefined) {
+        io.stdout(`an interrupted apply of ${r.revision.slice(0, 12)} (${r.found}) was ${r.outcome}\n`);
+      }
       io.stdout(renderPlan(result.plan));
       for (const c of result.changeSet) io.stdout(`  ${c.outcome.padEnd(13)} ${c.action} ${c.subject}\n`);
+      for (const n of result.notices) io.stdout(`notice (${n.code}): ${n.message}\n`);
       io.stdout(
         result.applied
           ? `applied revision ${result.revision}\n`

@@ -34,7 +34,7 @@ export function register(program: Command, io: CliIo = processIo): void {
       `
 Reads the machine through the Docker engine and prints a plan like terraform's:
 + create, ~ replace, - remove, > start, with the reason for each. Secrets show as names only.
-Exit status 0 when in sync, 3 when there are changes, 1 for invalid config, 2 on errors.`,
+Exit status 0 when in sync, 3 when there are changes or refusals, 1 for invalid config, 2 on errors.`,
     )
     .action(async (opts: PlanCliOptions) => {
       await runPlan(opts, io);
@@ -55,7 +55,7 @@ export async function runPlan(opts: PlanCliOptions, io: CliIo): Promise<void> {
       ...(lastApplied === undefined ? {} : { lastApplied }),
     });
     io.stdout(opts.json === true ? `${planJson(p)}\n` : renderPlan(p));
-    io.setExitCode(p.steps.length === 0 ? 0 : 3);
+    io.setExitCode(p.steps.length === 0 && p.refused.length === 0 ? 0 : 3);
   } catch (err) {
     if (!isAgentError(err)) throw err;
     io.stderr(`appliance plan: ${describeError(err)}\n`);

@@ -117,6 +117,7 @@ export function resolveDesired(input: ResolveInput): DesiredState {
       environment: sortKeys({ ...(svc?.environment ?? {}), ...own }),
       timeoutSeconds: cmd.timeout_seconds,
       ...('pending_exit_code' in cmd ? { pendingExitCode: cmd.pending_exit_code } : {}),
+      ...('newer_exit_code' in cmd ? { newerExitCode: cmd.newer_exit_code } : {}),
     };
   }
 

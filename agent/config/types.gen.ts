@@ -324,7 +324,7 @@ export interface AppCommand {
   timeout_seconds: TimeoutSeconds;
 }
 /**
- * Ask the new image whether migrations are pending against the current database: exit 0 = up to date, pending_exit_code = pending, anything else = error.
+ * Ask the new image whether migrations are pending against the current database: exit 0 = up to date, pending_exit_code = pending, newer_exit_code = the database was migrated by a newer version (a downgrade), anything else = error.
  */
 export interface MigrationStatusCommand {
   service: CommandService;
@@ -335,6 +335,10 @@ export interface MigrationStatusCommand {
    * Exit code that means migrations are pending.
    */
   pending_exit_code: number;
+  /**
+   * Exit code that means the database holds migrations this image does not know: it was migrated by a newer version, and going to this image is a downgrade (reverse migrations or a named snapshot). Without it a downgrade is recognised from the agent's records of earlier updates.
+   */
+  newer_exit_code?: number;
 }
 /**
  * What the appliance's reverse proxy (80/443) and mail front (25/465) forward to.
@@ -555,7 +559,7 @@ export interface RollbackPolicy {
    */
   reverse_migrations: boolean;
   /**
-   * Name of a snapshot the agent may restore for a downgrade it cannot reverse-migrate. Data written since that snapshot is lost; status says so. null never restores.
+   * Snapshot the agent may restore for a downgrade it cannot reverse-migrate: a snapshot name (e.g. PRE_MIGRATE-20260101T063000Z), or a kind (PRE_MIGRATE) for the newest snapshot of that kind taken while the older version ran. Each snapshot is restored at most once. Data written since that snapshot is lost; status says how much. null never restores.
    */
   allow_snapshot_restore: string | null;
 }

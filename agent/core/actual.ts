@@ -78,6 +78,74 @@ export interface ActualState {
   hostPaths: string[];
   images: ActualImage[];
   foreign: { containers: string[]; networks: string[]; volumes: string[] };
+  /** The app's database migrations; absent when the app has no migrate command. */
+  migration?: MigrationObservation;
+  /** Snapshots of the data volumes; absent when the app has no data or database volume. */
+  storage?: StorageObservation;
+}
+
+/**
+ * Whether the desired image's migrations are applied to the database: `db-newer` means the
+ * database was migrated by a newer version (a downgrade), `unknown` that nobody could ask
+ * (database down, image not pulled) — the planner then plans conservatively.
+ */
+export type MigrationStatus = 'pending' | 'up-to-date' | 'db-newer' | 'unknown';
+
+/** The image the database was migrated by at a successful update, and that image's migration state. */
+export interface MigrationRecord {
+  imageRef: string;
+  imageId: string;
+  revision: string;
+  /** What the image's migration_state command printed; absent when the app has none. */
+  state?: string;
+  /** ISO time of the update. */
+  at: string;
+}
+
+/** What observe learnt about the migrations of the desired image. */
+export interface MigrationObservation {
+  /** Service whose image migrates (the migrate command's). */
+  service: string;
+  /** The desired image of that service: the one asked. */
+  image: string;
+  status: MigrationStatus;
+  /** What the status command printed (secret-free, bounded): e.g. the pending migrations. */
+  detail: string[];
+  /** How the status was learnt or why it is unknown, for people. */
+  note: string;
+  /** The database volume holds data already (else this is a first install). */
+  dataExists: boolean;
+  /** The desired image's migration state (recorded, or printed by its migration_state). */
+  targetState?: string;
+  /** The record of the last successful update (the image the database is migrated to). */
+  current?: MigrationRecord;
+}
+
+export type SnapshotKind = 'PRE_MIGRATE' | 'CLONE' | 'BACKUP';
+
+/** One snapshot of the data volumes (database and files together). */
+export interface SnapshotInfo {
+  name: string;
+  kind: SnapshotKind;
+  /** ISO time it was taken. */
+  createdAt: string;
+  /** Names of the volumes it holds. */
+  volumes: string[];
+  readOnly: boolean;
+  /** Revision and migrated-by image at the time it was taken, when known. */
+  revision?: string;
+  appImage?: string;
+}
+
+/** The snapshot layer of the data path. */
+export interface StorageObservation {
+  /** `btrfs`: subvolumes and atomic snapshots; `copy`: plain directories copied while stopped. */
+  driver: 'btrfs' | 'copy';
+  /** The data path: volumes and `.snapshots/` live under it. */
+  root: string;
+  snapshots: SnapshotInfo[];
+  /** Snapshots restored for a downgrade before: each is restored at most once. */
+  restored: string[];
 }
 
 /** The owned objects recorded after the last successful apply: the only things pruned. */

@@ -149,6 +149,8 @@ export interface DesiredCommand {
   timeoutSeconds: number;
   /** migration_status only: the exit code that means "pending". */
   pendingExitCode?: number;
+  /** migration_status only: the exit code that means "the database was migrated by a newer version". */
+  newerExitCode?: number;
 }
 
 export interface DesiredIngress {

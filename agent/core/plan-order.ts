@@ -1,19 +1,24 @@
 import { AgentError } from './errors.ts';
 import type { Action, Step } from './steps.ts';
 
-// Among steps that are free to run, this rank decides: set up, download, clear away, then
-// (re)start containers, and drop networks last. Downloads before anything disruptive keeps
-// the time a service is down short.
+// Among steps that are free to run, this rank decides: set up, download, clear away, change
+// the database, then (re)start containers, and drop networks last. Downloads before anything
+// disruptive keeps the time a service is down short.
 const RANK: { [A in Action]: number } = {
   'network.create': 0,
   'volume.create': 0,
   'image.pull': 1,
+  'container.stop': 2,
   'container.remove': 2,
-  'container.rename': 3,
-  'container.start': 4,
-  'container.create': 4,
-  'container.replace': 4,
-  'network.remove': 5,
+  'snapshot.create': 3,
+  'snapshot.restore': 4,
+  'app.migrate': 4,
+  'app.reverse-migrate': 4,
+  'container.rename': 5,
+  'container.start': 6,
+  'container.create': 6,
+  'container.replace': 6,
+  'network.remove': 7,
 };
 
 /**
@@ -77,21 +82,41 @@ export interface StepMeta {
   dependsOn?: string[];
   /** Ids of the set-up steps (network, volume, image) a container step needs, if planned. */
   uses?: string[];
+  /** Ids of further steps it waits for, if planned (a snapshot, the migration gate). */
+  extraAfter?: string[];
 }
 
 /**
  * Fills in each step's `after`: container steps wait for their networks, volumes and image,
  * for a rename of the same service, for every removal (names and ports are freed first) and
  * for the steps of the services they depend on; removals wait for the removals of their
- * dependants; network removals wait for every container step.
+ * dependants; network removals wait for every container step. Stops for a database change
+ * wait for every download; database steps wait like container steps for what their one-off
+ * container uses and for the database service. Every step also waits for its `extraAfter`.
  */
 export function wireAfter(steps: Step[], meta: ReadonlyMap<string, StepMeta>): void {
   const ids = (pred: (s: Step, m: StepMeta) => boolean): string[] =>
     steps.filter((s) => pred(s, meta.get(s.id) ?? {})).map((s) => s.id);
+  const planned = new Set(steps.map((s) => s.id));
   const removals = ids((s) => s.action === 'container.remove');
+  const serviceSteps = (deps: ReadonlySet<string>): string[] =>
+    ids(
+      (o, om) =>
+        (o.action === 'container.create' || o.action === 'container.replace' || o.action === 'container.start') &&
+        om.service !== undefined &&
+        deps.has(om.service),
+    );
   for (const s of steps) {
     const m = meta.get(s.id) ?? {};
-    if (s.action === 'container.remove') {
+    const extra = (m.extraAfter ?? []).filter((id) => planned.has(id));
+    if (s.action === 'container.stop') {
+      s.after = ids((o) => o.action === 'image.pull');
+    } else if (s.action === 'snapshot.create' || s.action === 'snapshot.restore') {
+      s.after = extra;
+    } else if (s.action === 'app.migrate' || s.action === 'app.reverse-migrate') {
+      const uses = new Set(m.uses ?? []);
+      s.after = [...ids((o) => uses.has(o.id)), ...removals, ...serviceSteps(new Set(m.dependsOn ?? [])), ...extra];
+    } else if (s.action === 'container.remove') {
       s.after = ids(
         (o, om) =>
           o.action === 'container.remove' && m.service !== undefined && (om.dependsOn ?? []).includes(m.service),
@@ -108,11 +133,14 @@ export function wireAfter(steps: Step[], meta: ReadonlyMap<string, StepMeta>): v
         ...ids(
           (o, om) =>
             o.action !== 'container.remove' &&
+            o.action !== 'container.stop' &&
             o.action.startsWith('container.') &&
             om.service !== undefined &&
             deps.has(om.service),
         ),
+        ...extra,
       ];
     }
+    s.after = [...new Set(s.after)];
   }
 }

@@ -13,11 +13,20 @@ const VERB: { [A in Action]: { sign: string; verb: string } } = {
   'container.replace': { sign: '~', verb: 'replace' },
   'container.remove': { sign: '-', verb: 'remove' },
   'network.remove': { sign: '-', verb: 'remove' },
+  'container.stop': { sign: '=', verb: 'stop' },
+  'snapshot.create': { sign: '+', verb: 'snapshot' },
+  'snapshot.restore': { sign: '<', verb: 'restore' },
+  'app.migrate': { sign: '*', verb: 'migrate' },
+  'app.reverse-migrate': { sign: '*', verb: 'migrate back' },
 };
 
 const GROUPS: { title: string; actions: Action[] }[] = [
   { title: 'Networks and volumes', actions: ['network.create', 'volume.create', 'network.remove'] },
   { title: 'Images', actions: ['image.pull'] },
+  {
+    title: 'Database and files',
+    actions: ['container.stop', 'snapshot.create', 'snapshot.restore', 'app.migrate', 'app.reverse-migrate'],
+  },
   {
     title: 'Containers',
     actions: ['container.create', 'container.replace', 'container.start', 'container.rename', 'container.remove'],
@@ -26,9 +35,9 @@ const GROUPS: { title: string; actions: Action[] }[] = [
 
 /**
  * The plan as text for people, like a terraform plan: one line per step with its sign
- * (`+` create, `~` replace, `-` remove, `>` start), the reason below it, grouped by kind and in
- * plan order within a group; then what is left alone and what is blocked. "No changes." when
- * there is nothing to do.
+ * (`+` create, `~` replace, `-` remove, `>` start, `=` stop, `*` migrate, `<` restore), the
+ * reason below it, grouped by kind and in plan order within a group; then what is left alone,
+ * what is blocked and what is refused. "No changes." when there is nothing to do.
  */
 export function renderPlan(plan: Plan): string {
   const lines: string[] = [];
@@ -50,6 +59,12 @@ export function renderPlan(plan: Plan): string {
   }
   section(lines, 'Left in place', plan.orphans);
   section(lines, 'Blocked', plan.conflicts);
+  // Older plan files (journals, golden fixtures) have no `refused`.
+  const refused = (plan.refused as Plan['refused'] | undefined) ?? [];
+  if (refused.length > 0) {
+    lines.push('', 'Refused:');
+    for (const r of refused) lines.push(`  ! ${r.code}`, `      ${r.message}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -65,7 +80,19 @@ export function summary(steps: readonly Step[]): string {
     const verb = VERB[s.action].verb;
     counts.set(verb, (counts.get(verb) ?? 0) + 1);
   }
-  const order = ['pull', 'create', 'start', 'rename', 'replace', 'remove'];
+  const order = [
+    'pull',
+    'create',
+    'stop',
+    'snapshot',
+    'migrate',
+    'migrate back',
+    'restore',
+    'start',
+    'rename',
+    'replace',
+    'remove',
+  ];
   return order
     .filter((v) => counts.has(v))
     .map((v) => `${counts.get(v) ?? 0} to ${v}`)
@@ -78,6 +105,16 @@ function describe(step: Step): string {
       return `image ${shortRef(step.args.ref)}`;
     case 'container.rename':
       return `container ${step.args.from} → ${step.args.to}`;
+    case 'app.migrate':
+      return step.args.pending.length > 0
+        ? `database with ${shortRef(step.args.image)}: ${step.args.pending.join(', ')}`
+        : `database with ${shortRef(step.args.image)}`;
+    case 'app.reverse-migrate':
+      return `database with ${shortRef(step.args.image)} back to the state of ${shortRef(step.args.targetImage)}`;
+    case 'snapshot.create':
+      return `${step.args.kind} of ${step.args.volumes.map((v) => v.volume).join(', ')} (under ${step.args.root})`;
+    case 'snapshot.restore':
+      return `${step.args.name} over ${step.args.volumes.map((v) => v.volume).join(', ')}`;
     default:
       return subjectOf(step);
   }

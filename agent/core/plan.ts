@@ -2,6 +2,7 @@ import { findImage, type ActualContainer, type ActualState, type Inventory } fro
 import type { DesiredState } from './desired.ts';
 import { NEXT_SUFFIX, PREV_SUFFIX } from './names.ts';
 import { desiredContainers, desiredNetworks, desiredVolumes, type DesiredContainer } from './normalize.ts';
+import { migrationBlocked, planMigration, type MigrationPlan, type PlanRefusal } from './plan-migrate.ts';
 import { orderSteps, wireAfter, type StepMeta } from './plan-order.ts';
 import { diffSpecs, shortRef } from './spec-diff.ts';
 import { RISK, type Action, type Step, type StepArgs } from './steps.ts';
@@ -23,6 +24,8 @@ export interface Plan {
   orphans: PlanNote[];
   /** Desired objects whose name is taken by something the agent does not own: nothing is done for them. */
   conflicts: PlanNote[];
+  /** Changes the planner will not make (e.g. a downgrade without reverse migrations): the app keeps running as it is. */
+  refused: PlanRefusal[];
 }
 
 export interface PlanOptions {
@@ -42,6 +45,7 @@ export interface PlanOptions {
 export function plan(desired: DesiredState, actual: ActualState, options: PlanOptions): Plan {
   const p = new Planner(desired, actual, options);
   p.networksAndVolumes();
+  p.database();
   for (const dc of desiredContainers(desired, options.specKey)) p.container(dc);
   p.prune();
   p.pulls();
@@ -53,6 +57,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     steps: orderSteps(p.steps),
     orphans: p.orphans,
     conflicts: p.conflicts,
+    refused: p.migration.refusals,
   };
 }
 
@@ -64,6 +69,7 @@ class Planner {
   private readonly blocked = new Set<string>();
   private readonly claimed = new Set<string>();
   private readonly pullsWanted = new Map<string, string[]>();
+  migration: MigrationPlan = { steps: [], stopped: [], hold: [], refusals: [], images: [] };
 
   constructor(
     private readonly desired: DesiredState,
@@ -89,9 +95,36 @@ class Planner {
     }
   }
 
+  /** The database steps (see planMigration), wired between the database and the app containers. */
+  database(): void {
+    if (migrationBlocked(this.desired, this.actual, this.blocked)) return;
+    const m = planMigration(this.desired, this.actual, this.options.now);
+    this.migration = m;
+    const stops = m.steps.filter((s) => s.action === 'container.stop').map((s) => s.id);
+    for (const step of m.steps) {
+      this.steps.push(step);
+      if (step.action === 'container.stop') {
+        this.meta.set(step.id, { service: step.args.service, dependsOn: [] });
+      } else if (step.action === 'snapshot.create') {
+        this.meta.set(step.id, { extraAfter: stops });
+      } else if (step.action === 'snapshot.restore') {
+        this.meta.set(step.id, { extraAfter: [step.args.safety, ...stops] });
+      } else if (step.action === 'app.migrate' || step.action === 'app.reverse-migrate') {
+        this.meta.set(step.id, {
+          uses: this.commandUses(step.args.service, step.args.image),
+          dependsOn: this.desired.app.database === undefined ? [] : [this.desired.app.database.service],
+          extraAfter: [...(step.args.snapshot === undefined ? [] : [step.args.snapshot]), ...stops],
+        });
+        const by = step.action === 'app.migrate' ? 'migrations' : 'reverse migrations';
+        this.pullsWanted.set(step.args.image, [...(this.pullsWanted.get(step.args.image) ?? []), by]);
+      }
+    }
+  }
+
   container(dc: DesiredContainer): void {
     // A blocked service's containers are left as they are, not mistaken for pruned ones.
     for (const c of this.actual.containers) if (c.service === dc.service) this.claimed.add(c.id);
+    if (this.migration.hold.includes(dc.service)) return;
     const needs = [
       ...dc.spec.networks.map((n) => `network:${this.networkOf(n)}`),
       ...dc.volumes.map((v) => `volume:${v}`),
@@ -107,7 +140,10 @@ class Planner {
       return;
     }
     if (this.conflict('container', dc.name, `service:${dc.service}`, this.actual.foreign.containers)) return;
-    const mine = this.actual.containers.filter((c) => c.service === dc.service);
+    // Containers the database steps stop count as stopped: they are started (or replaced) after.
+    const mine = this.actual.containers
+      .filter((c) => c.service === dc.service)
+      .map((c) => (this.migration.stopped.includes(c.id) ? { ...c, state: 'exited' as const } : c));
     const leftovers = mine.filter((c) => c.name === dc.name + NEXT_SUFFIX || c.name === dc.name + PREV_SUFFIX);
     for (const c of leftovers) this.remove(c, 'leftover of an interrupted replace');
     const others = mine.filter((c) => c.name !== dc.name && !leftovers.includes(c));
@@ -215,7 +251,24 @@ class Planner {
     ];
     if (action !== 'container.start')
       this.pullsWanted.set(dc.spec.image, [...(this.pullsWanted.get(dc.spec.image) ?? []), dc.service]);
-    this.add(action, dc.service, reason, args, { service: dc.service, dependsOn: dc.dependsOn, uses });
+    const role = this.desired.app.services.find((s) => s.name === dc.service)?.role;
+    const gate = role === 'app' ? this.migration.gate : undefined;
+    const extraAfter = [
+      ...(gate === undefined ? [] : [gate]),
+      ...(role === 'database' && this.migration.snapshot !== undefined ? [this.migration.snapshot] : []),
+    ];
+    this.add(action, dc.service, reason, args, { service: dc.service, dependsOn: dc.dependsOn, uses, extraAfter });
+  }
+
+  /** The set-up steps a one-off command of `service` needs: its networks, volumes and image. */
+  private commandUses(service: string, image: string): string[] {
+    const svc = this.desired.app.services.find((s) => s.name === service);
+    const nets = new Map(desiredNetworks(this.desired).map((n) => [n.network, n.name]));
+    return [
+      ...(svc?.networks ?? []).map((n) => `network.create:${nets.get(n) ?? n}`),
+      ...(svc?.mounts ?? []).map((m) => `volume.create:${this.volumeKey(m.volume)}`),
+      `image.pull:${image}`,
+    ];
   }
 
   private add<A extends Action>(action: A, key: string, reason: string, args: StepArgs[A], meta: StepMeta = {}): void {

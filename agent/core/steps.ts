@@ -1,3 +1,4 @@
+import type { SnapshotKind } from './actual.ts';
 import type { ContainerSpec } from './normalize.ts';
 
 /**
@@ -23,7 +24,36 @@ export interface StepArgs {
   'container.rename': { id: string; from: string; to: string; service: string };
   /** Stop now; remove when the whole apply has succeeded. */
   'container.remove': { name: string; id: string; service?: string };
+  /** Stop an app container while the database changes under it; undone by starting it again. */
+  'container.stop': { name: string; id: string; service: string };
+  /** Snapshot every data volume together (read-only); the name (kind + time) is chosen when taken. */
+  'snapshot.create': { kind: SnapshotKind; root: string; volumes: SnapshotVolume[] };
+  /**
+   * Put a snapshot's volumes in place of the live ones (users stopped, then started again).
+   * Data written since the snapshot is lost; `safety` is the snapshot step that keeps it.
+   */
+  'snapshot.restore': { name: string; createdAt: string; root: string; volumes: SnapshotVolume[]; safety: string };
+  /**
+   * Run the app's migrate command in a one-off container of `image`; when the plan could not
+   * ask (`asked` false), its migration status is asked first (nothing is done when up to date).
+   * Undone by restoring the snapshot of step `snapshot`.
+   */
+  'app.migrate': { service: string; image: string; asked: boolean; pending: string[]; snapshot?: string };
+  /**
+   * Run the app's reverse_migrate command with the newer `image` (the one the database was
+   * migrated by), handing it `targetState` (the older image's migration state) on stdin.
+   */
+  'app.reverse-migrate': {
+    service: string;
+    image: string;
+    targetImage: string;
+    targetState: string;
+    snapshot: string;
+  };
 }
+
+/** A data or database volume as snapshots hold it. */
+export type SnapshotVolume = { volume: string; hostPath: string };
 
 export interface ContainerArgs {
   name: string;
@@ -64,7 +94,15 @@ export const RISK: { [A in Action]: Risk } = {
   'container.start': 'safe',
   'container.rename': 'safe',
   'container.remove': 'disruptive',
+  'container.stop': 'disruptive',
+  'snapshot.create': 'safe',
+  'snapshot.restore': 'destructive',
+  'app.migrate': 'destructive',
+  'app.reverse-migrate': 'destructive',
 };
+
+/** Actions that change the database's contents: each needs a snapshot before it. */
+export const DATA_CHANGING: readonly Action[] = ['app.migrate', 'app.reverse-migrate', 'snapshot.restore'];
 
 /** The object a step changes, for plans and change sets (e.g. `container demo-web`). */
 export function subjectOf(step: Step): string {
@@ -84,6 +122,14 @@ export function subjectOf(step: Step): string {
     case 'container.replace':
     case 'container.start':
     case 'container.remove':
+    case 'container.stop':
       return `container ${step.args.name}`;
+    case 'snapshot.create':
+      return `snapshot ${step.args.kind} of ${step.args.volumes.map((v) => v.volume).join(', ')}`;
+    case 'snapshot.restore':
+      return `snapshot ${step.args.name}`;
+    case 'app.migrate':
+    case 'app.reverse-migrate':
+      return `database (with ${step.args.image})`;
   }
 }

@@ -2,30 +2,41 @@ import { inventoryOf, mergeInventories, type ActualState } from '../core/actual.
 import type { DesiredState } from '../core/desired.ts';
 import { AgentError } from '../core/errors.ts';
 import { hostPathsOf } from '../core/normalize.ts';
+import { describeAge } from '../core/plan-migrate.ts';
 import { plan, type Plan } from '../core/plan.ts';
+import { DATA_CHANGING, type Step } from '../core/steps.ts';
 import type { Logger } from '../lib/log.ts';
-import { applyPlan, type Change } from './apply-plan.ts';
+import { applyPlan, type ApplyOutcome, type Change } from './apply-plan.ts';
 import type { MachineDriver } from './executors.ts';
-import { Journal, isInterrupted, type JournalRecord } from './journal.ts';
+import { Journal, isInterrupted, type JournalOptions, type JournalRecord } from './journal.ts';
+import { recoverInterrupted, type Recovery } from './recover.ts';
 import { loadSpecKey, readInventory, writeInventory } from './state-files.ts';
 
 export interface ApplyOnceOptions {
   desired: DesiredState;
   driver: MachineDriver;
-  /** The agent's state directory: journal.json, inventory.json, spec-key, secrets/. */
+  /** The agent's state directory: journal.json, inventory.json, migrations.json, spec-key, secrets/. */
   stateDir: string;
   log: Logger;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Test hook of the journal (see JournalOptions.onTransition). */
+  journal?: JournalOptions;
+}
+
+/** Something the status should say although the apply succeeded (e.g. data lost by a restore). */
+export interface ApplyNotice {
+  code: string;
+  message: string;
 }
 
 /** The result of one reconcile pass; `changeSet` is there also when it failed. */
 export interface ApplyResult {
   owner: string;
   revision: string;
-  /** True only when, after applying, a fresh observation plans no step and no conflict. */
+  /** True only when, after applying, a fresh observation plans no step, conflict or refusal. */
   applied: boolean;
-  /** The plan that was applied. */
+  /** The plan that was applied (downloads first, then the rest). */
   plan: Plan;
   changeSet: Change[];
   /** What the plan still wanted after applying (empty steps when `applied`). */
@@ -33,57 +44,100 @@ export interface ApplyResult {
   error?: { code: string; message: string; terminal: boolean; data: Record<string, unknown> };
   /** The journal of an earlier apply that did not finish, found at the start of this one. */
   interrupted?: JournalRecord;
+  /** What was done about it. */
+  recovery?: Recovery;
+  notices: ApplyNotice[];
 }
 
 /**
- * One reconcile pass: observe → plan → apply → observe again → plan again. Only an empty second
- * plan marks the revision applied; then the inventory of owned objects is saved for pruning.
- * After a failure the saved inventory keeps everything it listed plus what is there now, so
- * nothing the agent made is forgotten.
+ * One reconcile pass: recover an interrupted apply → observe → plan → download → observe and
+ * plan again (the new images can now be asked about their migrations) → apply → observe again
+ * → plan again. Only an empty last plan marks the revision applied; then the inventory of owned
+ * objects is saved for pruning, and the migration state of the running version is recorded. A
+ * failed update that changed the database (or the app's version) is terminal: the machine is
+ * back on the previous version and its data, and the revision is not retried.
  */
 export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult> {
   const { desired, driver, stateDir, log } = options;
   const now = options.now ?? ((): Date => new Date());
   const owner = desired.name;
-  const journal = new Journal(stateDir, now);
+  const journal = new Journal(stateDir, now, options.journal);
   const previous = await journal.read();
   const interrupted = isInterrupted(previous) ? previous : undefined;
+  let recovery: Recovery | undefined;
   if (interrupted !== undefined) {
     log.warn({ revision: interrupted.revision, status: interrupted.status }, 'the last apply was interrupted');
+    recovery = await recoverInterrupted(interrupted, driver, journal, log, now);
+  } else {
+    await driver.sweep?.(owner, { all: false });
   }
   const specKey = await loadSpecKey(stateDir);
   const lastApplied = await readInventory(stateDir, owner);
   const observe = (): Promise<ActualState> => driver.observe(owner, { hostPaths: hostPathsOf(desired) });
   const planOf = (actual: ActualState): Plan =>
     plan(desired, actual, { now: now(), specKey, ...(lastApplied === undefined ? {} : { lastApplied }) });
+  const extra = {
+    ...(interrupted === undefined ? {} : { interrupted }),
+    ...(recovery === undefined ? {} : { recovery }),
+  };
 
-  const before = await observe();
-  const first = planOf(before);
-  let changeSet: Change[] = [];
-  let error: AgentError | undefined;
-  if (first.steps.length > 0) {
-    const outcome = await applyPlan(first, driver.executors, {
+  let before = await observe();
+  let first = planOf(before);
+  if (recovery?.found === 'rolling-back' && recovery.error !== undefined && recovery.revision === desired.revision) {
+    // The update had failed and was being rolled back: finished now, and not tried again.
+    const error = new AgentError(recovery.error.code, `${recovery.error.message} (rolled back after a restart)`, {
+      terminal: true,
+    });
+    return {
+      owner,
+      revision: desired.revision,
+      applied: false,
+      plan: first,
+      changeSet: [],
+      remaining: first,
+      error: error.toJSON(),
+      notices: [],
+      ...extra,
+    };
+  }
+  const run = (p: Plan): Promise<ApplyOutcome> =>
+    applyPlan(p, driver.executors, {
       journal,
       log,
       desired,
       specKey,
+      now,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
+
+  // Downloads first, as a transaction of their own: nothing is down meanwhile, and the new images
+  // can then be asked about their migrations, so the rest of the plan is exact.
+  const pulls = first.steps.filter((s) => s.action === 'image.pull');
+  let steps = first.steps;
+  let changeSet: Change[] = [];
+  let error: AgentError | undefined;
+  if (pulls.length > 0 && pulls.length < first.steps.length) {
+    const outcome = await run({ ...first, steps: pulls.map((s) => ({ ...s, after: [] })) });
     changeSet = outcome.changeSet;
     error = outcome.error;
+    if (error === undefined) {
+      before = await observe();
+      const replanned = planOf(before);
+      steps = replanned.steps;
+      first = { ...replanned, steps: [...pulls, ...replanned.steps] };
+    }
+  }
+  if (error === undefined && steps.length > 0) {
+    const outcome = await run({ ...first, steps });
+    changeSet = [...changeSet, ...outcome.changeSet];
+    error = outcome.error === undefined ? undefined : asUpdateFailure(outcome.error, steps, before);
   }
   const after = first.steps.length > 0 ? await observe() : undefined;
   const remaining = after === undefined ? first : planOf(after);
-  const settled = remaining.steps.length === 0 && remaining.conflicts.length === 0;
-  if (error === undefined && !settled) {
-    error =
-      remaining.conflicts.length > 0
-        ? new AgentError('NameConflict', conflictText(remaining), { data: { conflicts: remaining.conflicts } })
-        : new AgentError('NotConverged', `after applying, the plan still has ${remaining.steps.length} step(s)`, {
-            data: { steps: remaining.steps.map((s) => s.id) },
-          });
-  }
+  const settled = remaining.steps.length === 0 && remaining.conflicts.length === 0 && remaining.refused.length === 0;
+  if (error === undefined && !settled) error = unsettled(remaining);
   const applied = error === undefined;
+  if (applied) await driver.settled?.(desired, log);
   const inventory = inventoryOf(after ?? before, desired.revision);
   await writeInventory(
     stateDir,
@@ -97,8 +151,60 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
     changeSet,
     remaining,
     ...(error === undefined ? {} : { error: error.toJSON() }),
-    ...(interrupted === undefined ? {} : { interrupted }),
+    notices: applied ? noticesOf(first, changeSet, now()) : [],
+    ...extra,
   };
+}
+
+function unsettled(remaining: Plan): AgentError {
+  const refusal = remaining.refused[0];
+  if (refusal !== undefined) {
+    return new AgentError(refusal.code, refusal.message, { terminal: true, data: { refused: remaining.refused } });
+  }
+  if (remaining.conflicts.length > 0) {
+    return new AgentError('NameConflict', conflictText(remaining), { data: { conflicts: remaining.conflicts } });
+  }
+  return new AgentError('NotConverged', `after applying, the plan still has ${remaining.steps.length} step(s)`, {
+    data: { steps: remaining.steps.map((s) => s.id) },
+  });
+}
+
+/**
+ * A failed update of the app's version or database is terminal: everything was put back (the
+ * snapshot restored, the previous containers started), and the same revision would fail again.
+ */
+function asUpdateFailure(err: AgentError, steps: readonly Step[], before: ActualState): AgentError {
+  const changesData = steps.some((s) => DATA_CHANGING.includes(s.action));
+  const bumpsApp = steps.some(
+    (s) =>
+      s.action === 'container.replace' &&
+      before.containers.some(
+        (c) => c.id === s.args.from.id && c.spec !== undefined && c.spec.image !== s.args.spec.image,
+      ),
+  );
+  if (err.terminal || (!changesData && !bumpsApp)) return err;
+  const what = changesData
+    ? 'the database and files were restored and the previous version started'
+    : 'the previous version was started again';
+  return new AgentError(err.code, `${err.message} — update rolled back: ${what}`, {
+    terminal: true,
+    data: err.data,
+    cause: err,
+  });
+}
+
+function noticesOf(p: Plan, changes: readonly Change[], now: Date): ApplyNotice[] {
+  const out: ApplyNotice[] = [];
+  for (const s of p.steps) {
+    if (s.action !== 'snapshot.restore') continue;
+    if (!changes.some((c) => c.step === s.id && c.outcome === 'applied')) continue;
+    const lost = describeAge(now.getTime() - Date.parse(s.args.createdAt));
+    out.push({
+      code: 'SnapshotRestored',
+      message: `snapshot ${s.args.name} was restored: the data written since ${s.args.createdAt} (the last ${lost}) is lost`,
+    });
+  }
+  return out;
 }
 
 function conflictText(p: Plan): string {

@@ -27,6 +27,7 @@ export interface ApplyPlanOptions {
   signal?: AbortSignal;
   desired: DesiredState;
   specKey: string;
+  now?: () => Date;
 }
 
 /**
@@ -38,12 +39,19 @@ export interface ApplyPlanOptions {
  */
 export async function applyPlan(plan: Plan, executors: Executors, options: ApplyPlanOptions): Promise<ApplyOutcome> {
   const { journal, log } = options;
-  const ctx: ExecContext = {
+  const base = {
     desired: options.desired,
     specKey: options.specKey,
     log,
+    outputOf: (id: string) => journal.outputOf(id),
+    now: options.now ?? ((): Date => new Date()),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
+  const ctxFor = (step: Step, slog: Logger): ExecContext => ({
+    ...base,
+    log: slog,
+    record: (output) => journal.output(step.id, output),
+  });
   const changes = new Map<string, Change>(
     plan.steps.map((s) => [s.id, { step: s.id, action: s.action, subject: subjectOf(s), outcome: 'not-run' }]),
   );
@@ -59,7 +67,7 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
     await journal.step(step.id, 'started');
     slog.info({ reason: step.reason, risk: step.risk }, `${step.action} ${subjectOf(step)}`);
     try {
-      const undo = await run(executors, step, { ...ctx, log: slog });
+      const undo = await run(executors, step, ctxFor(step, slog));
       done.push({ step, undo });
       setOutcome(changes, step.id, 'applied');
       await journal.step(step.id, 'done');

@@ -1,5 +1,6 @@
 import type { ActualState } from '../core/actual.ts';
 import type { DesiredState } from '../core/desired.ts';
+import type { JsonObject } from '../core/json.ts';
 import type { Action, Step } from '../core/steps.ts';
 import type { Logger } from '../lib/log.ts';
 
@@ -21,6 +22,14 @@ export interface ExecContext {
   specKey: string;
   log: Logger;
   signal?: AbortSignal;
+  /**
+   * Journals what the step knows before its next change (a snapshot's name, whether a container
+   * was running), so that after a crash its recoverer can undo it. Secret-free.
+   */
+  record: (output: JsonObject) => Promise<void>;
+  /** What an earlier step of this apply recorded. */
+  outputOf: (stepId: string) => JsonObject | undefined;
+  now: () => Date;
 }
 
 export type Executor<A extends Action> = (step: Step<A>, ctx: ExecContext) => Promise<Undo | undefined>;
@@ -28,8 +37,33 @@ export type Executor<A extends Action> = (step: Step<A>, ctx: ExecContext) => Pr
 /** One executor per action: a new action without an executor does not compile. */
 export type Executors = { [A in Action]: Executor<A> };
 
+/** What a recoverer gets: no desired state (the crashed apply's may differ from today's). */
+export interface RecoverContext {
+  log: Logger;
+  /** What a step of the interrupted apply recorded. */
+  outputOf: (stepId: string) => JsonObject | undefined;
+  /** Journals the step's output again (recovery can crash and run again). */
+  record: (output: JsonObject) => Promise<void>;
+  now: () => Date;
+}
+
+/**
+ * Undoes, after a crash, a step that an interrupted apply had started or finished, from the
+ * step's arguments and what it recorded alone. Must be idempotent: recovery itself can crash.
+ */
+export type Recoverer<A extends Action> = (step: Step<A>, ctx: RecoverContext) => Promise<void>;
+
+/** One recoverer per action: a new action without one does not compile. */
+export type Recoverers = { [A in Action]: Recoverer<A> };
+
 /** A driver the engine can reconcile with: observe the machine, and executors for the steps. */
 export interface MachineDriver {
   observe(owner: string, options?: { hostPaths?: readonly string[] }): Promise<ActualState>;
   readonly executors: Executors;
+  /** Undo of interrupted steps after a crash; without it an interrupted apply is only reported. */
+  readonly recoverers?: Recoverers;
+  /** Removes what a crashed run left that no step describes (one-off containers, half-made snapshots). */
+  sweep?(owner: string, options: { all: boolean }): Promise<void>;
+  /** After a verified apply: remember what later plans need (the migration state of the running version). */
+  settled?(desired: DesiredState, log: Logger): Promise<void>;
 }

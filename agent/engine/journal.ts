@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from '../core/errors.ts';
+import type { JsonObject } from '../core/json.ts';
 import type { Plan } from '../core/plan.ts';
-import { subjectOf, type Action } from '../core/steps.ts';
+import { subjectOf, type Action, type Risk, type Step } from '../core/steps.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 
 export type JournalStepState = 'pending' | 'started' | 'done' | 'failed' | 'undone' | 'undo-failed' | 'committed';
@@ -16,6 +17,11 @@ export interface JournalStep {
   subject: string;
   state: JournalStepState;
   time: string;
+  /** The step's arguments (secret-free): what recovery after a crash works from. */
+  args?: unknown;
+  risk?: Risk;
+  /** What the step recorded before its changes (see ExecContext.record). */
+  output?: JsonObject;
 }
 
 /** The on-disk record of one apply (`<stateDir>/journal.json`). */
@@ -27,6 +33,17 @@ export interface JournalRecord {
   status: JournalStatus;
   steps: JournalStep[];
   error?: { code: string; message: string };
+  /** Set when the next start found this apply interrupted and finished it (`rolled-back` or `applied`). */
+  recoveredAt?: string;
+}
+
+/** Options of a journal. */
+export interface JournalOptions {
+  /**
+   * Called after every transition is on disk, with `<step id>=<state>` or `status=<status>`:
+   * the crash tests kill the process here. Nothing else uses it.
+   */
+  onTransition?: (key: string) => void;
 }
 
 const INTERRUPTED: readonly JournalStatus[] = ['applying', 'rolling-back', 'committing'];
@@ -38,12 +55,21 @@ const INTERRUPTED: readonly JournalStatus[] = ['applying', 'rolling-back', 'comm
 export class Journal {
   readonly path: string;
   private record: JournalRecord | undefined;
+  // An adopted record is being recovered: its final status then carries `recoveredAt`.
+  private recovering = false;
 
   constructor(
     stateDir: string,
     private readonly now: () => Date = () => new Date(),
+    private readonly options: JournalOptions = {},
   ) {
     this.path = path.join(stateDir, 'journal.json');
+  }
+
+  /** Continues the record of an interrupted apply (recovery writes its progress into it). */
+  adopt(record: JournalRecord): void {
+    this.record = structuredClone(record);
+    this.recovering = true;
   }
 
   /** The journal left on disk by the last apply, if any. */
@@ -58,6 +84,7 @@ export class Journal {
 
   /** Starts the record of an apply of `plan`, every step pending. */
   async begin(plan: Plan): Promise<void> {
+    this.recovering = false;
     const time = this.now().toISOString();
     this.record = {
       owner: plan.owner,
@@ -65,9 +92,17 @@ export class Journal {
       startedAt: time,
       updatedAt: time,
       status: 'applying',
-      steps: plan.steps.map((s) => ({ id: s.id, action: s.action, subject: subjectOf(s), state: 'pending', time })),
+      steps: plan.steps.map((s) => ({
+        id: s.id,
+        action: s.action,
+        subject: subjectOf(s),
+        state: 'pending',
+        time,
+        args: s.args,
+        risk: s.risk,
+      })),
     };
-    await this.write();
+    await this.write('status=applying');
   }
 
   async step(id: string, state: JournalStepState): Promise<void> {
@@ -77,14 +112,28 @@ export class Journal {
       entry.state = state;
       entry.time = this.now().toISOString();
     }
+    await this.write(`${id}=${state}`);
+  }
+
+  /** Records what a step knows before its next change (replaces what it recorded before). */
+  async output(id: string, output: JsonObject): Promise<void> {
+    const entry = this.current().steps.find((s) => s.id === id);
+    if (entry !== undefined) entry.output = structuredClone(output);
     await this.write();
+  }
+
+  /** What a step of the current record recorded. */
+  outputOf(id: string): JsonObject | undefined {
+    return this.record?.steps.find((s) => s.id === id)?.output;
   }
 
   async status(status: JournalStatus, error?: { code: string; message: string }): Promise<void> {
     const rec = this.current();
     rec.status = status;
     if (error !== undefined) rec.error = error;
-    await this.write();
+    if (this.recovering && (status === 'rolled-back' || status === 'applied'))
+      rec.recoveredAt = this.now().toISOString();
+    await this.write(`status=${status}`);
   }
 
   private current(): JournalRecord {
@@ -92,11 +141,25 @@ export class Journal {
     return this.record;
   }
 
-  private async write(): Promise<void> {
+  private async write(transition?: string): Promise<void> {
     const rec = this.current();
     rec.updatedAt = this.now().toISOString();
     await writeFileAtomic(this.path, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
+    if (transition !== undefined) this.options.onTransition?.(transition);
   }
+}
+
+/** A journalled step as a Step again (for its recoverer); undefined for a journal without arguments. */
+export function journalledStep(entry: JournalStep): Step | undefined {
+  if (entry.args === undefined) return undefined;
+  return {
+    id: entry.id,
+    action: entry.action,
+    reason: '',
+    after: [],
+    risk: entry.risk ?? 'safe',
+    args: entry.args,
+  } as unknown as Step;
 }
 
 /** True when a journal shows an apply that did not finish (crash, power loss, kill). */

@@ -99,7 +99,7 @@ export function applyToFake(actual: ActualState, step: Step): ActualState {
         networks: [...args.spec.networks],
         state: 'running',
         health: 'healthy',
-        labels: { [LABELS.owner]: m.owner, [LABELS.service]: args.service },
+        labels: { ...args.spec.labels, [LABELS.owner]: m.owner, [LABELS.service]: args.service },
       });
       break;
     }
@@ -117,8 +117,63 @@ export function applyToFake(actual: ActualState, step: Step): ActualState {
       byId(step.args.id);
       m.containers = m.containers.filter((c) => c.id !== step.args.id);
       break;
+    case 'container.stop':
+      byId(step.args.id).state = 'exited';
+      break;
+    case 'snapshot.create': {
+      const storage = m.storage ?? fail('no storage to snapshot');
+      const users = m.containers.filter(
+        (c) =>
+          c.state === 'running' && c.spec?.mounts.some((mt) => step.args.volumes.some((v) => v.hostPath === mt.source)),
+      );
+      if (
+        users.some(
+          (c) =>
+            m.migration !== undefined &&
+            c.service !== m.migration.service &&
+            c.service !== undefined &&
+            isAppService(m, c.service),
+        )
+      ) {
+        fail('an app container still runs while its data is snapshotted');
+      }
+      storage.snapshots.push({
+        name: `${step.args.kind}-${storage.snapshots.length}`,
+        kind: step.args.kind,
+        createdAt: new Date(0).toISOString(),
+        volumes: step.args.volumes.map((v) => v.volume),
+        readOnly: true,
+      });
+      break;
+    }
+    case 'snapshot.restore':
+    case 'app.migrate':
+    case 'app.reverse-migrate': {
+      const migration = m.migration ?? fail('no migration observed');
+      const db = m.containers.find(
+        (c) => c.spec?.image !== undefined && c.state === 'running' && c.service === dbService(m),
+      );
+      if (step.action !== 'snapshot.restore' && db === undefined) fail('the database is not running');
+      const running = m.containers.filter(
+        (c) => c.state === 'running' && c.service !== undefined && isAppService(m, c.service),
+      );
+      if (migration.dataExists && running.length > 0)
+        fail(`app containers run during a database change: ${running.map((c) => c.name).join(', ')}`);
+      if (step.action === 'snapshot.restore') m.storage?.restored.push(step.args.name);
+      m.migration = { ...migration, status: 'up-to-date', dataExists: true };
+      break;
+    }
   }
   return m;
+}
+
+/** Roles come from the services' `fake.role` labels (set by the generator). */
+function isAppService(m: ActualState, service: string): boolean {
+  return m.containers.some((c) => c.service === service && c.labels['fake.role'] === 'app');
+}
+
+function dbService(m: ActualState): string | undefined {
+  return m.containers.find((c) => c.labels['fake.role'] === 'database')?.service;
 }
 
 /** Applies every step of a plan in order. */

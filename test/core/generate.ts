@@ -1,6 +1,8 @@
 import type { ActualState, Inventory } from '../../agent/core/actual.ts';
 import { inventoryOf } from '../../agent/core/actual.ts';
-import type { DesiredService, DesiredState } from '../../agent/core/desired.ts';
+import type { Policies } from '../../agent/config/types.gen.ts';
+import type { CommandName, DesiredCommand, DesiredService, DesiredState } from '../../agent/core/desired.ts';
+import { snapshotVolumes } from '../../agent/core/plan-migrate.ts';
 import { LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../../agent/core/names.ts';
 import { plan } from '../../agent/core/plan.ts';
 import { desiredState, service } from '../support/desired-builder.ts';
@@ -85,7 +87,95 @@ export function randomDesired(r: Random, owner: string): DesiredState {
     );
   }
   for (const s of services) if (s.networks.length === 0) s.networks.push(networks[0]?.name ?? 'default');
-  return desiredState({ name: owner, services, volumes, networks });
+  const state = desiredState({ name: owner, services, volumes, networks });
+  if (services[0]?.name === 'db' && services.length > 1 && r.chance(0.7)) addDatabase(r, state);
+  return state;
+}
+
+/**
+ * Makes the first service (`db`) the database with a data directory, the others app services,
+ * and gives the app migrate commands and a rollback policy. Roles are also labels (`fake.role`)
+ * so the fake machine can check that no app container runs while the database changes.
+ */
+function addDatabase(r: Random, d: DesiredState): void {
+  const [db, ...apps] = d.app.services;
+  if (db === undefined || apps.length === 0) return;
+  db.role = 'database';
+  db.labels = { ...db.labels, 'fake.role': 'database' };
+  d.app.volumes.push({ name: 'pgdata', kind: 'database', hostPath: `/srv/${d.name}/pgdata`, backup: false });
+  db.mounts.push({ volume: 'pgdata', target: '/var/lib/postgresql/data', readOnly: false });
+  for (const a of apps) {
+    a.role = 'app';
+    a.labels = { ...a.labels, 'fake.role': 'app' };
+  }
+  const m = r.pick(apps);
+  const cmd = (name: CommandName): DesiredCommand => ({
+    name,
+    service: m.name,
+    image: m.image,
+    command: [name],
+    environment: {},
+    timeoutSeconds: 60,
+  });
+  d.app.database = { service: db.name, name: 'app', user: 'app', password: { value: 'pw-db', secret: true } };
+  d.app.commands = {
+    migrate: cmd('migrate'),
+    migration_status: { ...cmd('migration_status'), pendingExitCode: 10 },
+    ...(r.chance(0.5) ? { reverse_migrate: cmd('reverse_migrate') } : {}),
+  };
+  d.policies = {
+    rollback: {
+      on_failed_health: true,
+      health_timeout_seconds: 60,
+      reverse_migrations: r.chance(0.8),
+      allow_snapshot_restore: r.chance(0.5) ? 'PRE_MIGRATE' : null,
+    },
+  } as unknown as Policies;
+}
+
+/** What observe might report about migrations and snapshots of `next` on a machine. */
+function randomData(r: Random, m: ActualState, next: DesiredState): void {
+  const migrate = next.app.commands.migrate;
+  if (migrate !== undefined) {
+    m.migration = {
+      service: migrate.service,
+      image: migrate.image,
+      status: r.pick(['pending', 'up-to-date', 'db-newer', 'unknown'] as const),
+      detail: r.chance(0.5) ? ['002_next'] : [],
+      note: 'fake',
+      dataExists: r.chance(0.7),
+      ...(r.chance(0.6) ? { targetState: '001_first' } : {}),
+      ...(r.chance(0.7)
+        ? {
+            current: {
+              imageRef: r.pick(IMAGES),
+              imageId: 'sha256:current',
+              revision: 'r0',
+              at: '1970-01-01T00:00:00Z',
+            },
+          }
+        : {}),
+    };
+  }
+  if (snapshotVolumes(next).length > 0 && r.chance(0.9)) {
+    m.storage = {
+      driver: 'btrfs',
+      root: `/srv/${next.name}`,
+      snapshots: r.chance(0.7)
+        ? [
+            {
+              name: 'PRE_MIGRATE-19700101T000000Z',
+              kind: 'PRE_MIGRATE',
+              createdAt: '1970-01-01T00:00:00.000Z',
+              volumes: ['pgdata'],
+              readOnly: true,
+              ...(r.chance(0.7) && migrate !== undefined ? { appImage: migrate.image } : {}),
+            },
+          ]
+        : [],
+      restored: [],
+    };
+  }
 }
 
 /** A machine that ran `previous` (applied on the fake), then was changed by hand and by others. */
@@ -136,5 +226,6 @@ export function randomActual(
   m.foreign.containers.push('someone-else', ...r.subset(wanted, 0.1));
   m.foreign.networks.push('bridge', ...r.subset(wanted, 0.1));
   m.foreign.volumes.push(`${owner}-data-copy`);
+  randomData(r, m, next);
   return { actual: m, lastApplied };
 }

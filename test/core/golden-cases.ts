@@ -1,5 +1,13 @@
-import { inventoryOf, type ActualState, type Inventory } from '../../agent/core/actual.ts';
-import type { DesiredState } from '../../agent/core/desired.ts';
+import type { Policies } from '../../agent/config/types.gen.ts';
+import {
+  inventoryOf,
+  type ActualState,
+  type Inventory,
+  type MigrationObservation,
+  type MigrationRecord,
+  type SnapshotInfo,
+} from '../../agent/core/actual.ts';
+import type { CommandName, DesiredCommand, DesiredState } from '../../agent/core/desired.ts';
 import { LABELS } from '../../agent/core/names.ts';
 import { plan } from '../../agent/core/plan.ts';
 import { demoDesired, service } from '../support/desired-builder.ts';
@@ -47,6 +55,63 @@ function demo(
   });
 }
 
+/** The demo with the app's migration commands (as example-config-repo/apps/demo/app.yml has them). */
+function withMigrations(d: DesiredState, options: { reverse?: boolean; restore?: string } = {}): DesiredState {
+  const web = d.app.services.find((x) => x.name === 'web');
+  const cmd = (name: CommandName, command: string[]): DesiredCommand => ({
+    name,
+    service: 'web',
+    image: web?.image ?? '',
+    command,
+    environment: web?.environment ?? {},
+    timeoutSeconds: 600,
+  });
+  d.app.database = {
+    service: 'postgres',
+    name: 'demo',
+    user: 'demo',
+    password: { value: 'correct horse battery staple', secret: true },
+  };
+  d.app.commands = {
+    migrate: cmd('migrate', ['migrate']),
+    migration_status: { ...cmd('migration_status', ['migrate-status']), pendingExitCode: 10, newerExitCode: 11 },
+    migration_state: cmd('migration_state', ['migration-state']),
+    ...(options.reverse === false
+      ? {}
+      : { reverse_migrate: cmd('reverse_migrate', ['migrate-down', '--to-state-from-stdin']) }),
+  };
+  d.policies = {
+    rollback: {
+      on_failed_health: true,
+      health_timeout_seconds: 60,
+      reverse_migrations: true,
+      allow_snapshot_restore: options.restore ?? null,
+    },
+  } as unknown as Policies;
+  return d;
+}
+
+function record(image: string, state: string): MigrationRecord {
+  return {
+    imageRef: image,
+    imageId: `sha256:${image.slice(-8)}`,
+    revision: 'a'.repeat(40),
+    state,
+    at: '2025-12-31T00:00:00.000Z',
+  };
+}
+
+function withData(
+  m: ActualState,
+  migration: Partial<MigrationObservation> & Pick<MigrationObservation, 'status' | 'image'>,
+  snapshots: SnapshotInfo[] = [],
+): ActualState {
+  const out = structuredClone(m);
+  out.migration = { service: 'web', detail: [], note: 'asked the image', dataExists: true, ...migration };
+  out.storage = { driver: 'btrfs', root: '/srv/acme', snapshots, restored: [] };
+  return out;
+}
+
 /** The machine after `desired` was applied (on the fake). */
 function appliedMachine(desired: DesiredState): ActualState {
   const p = plan(desired, emptyMachine(desired.name), { now: GOLDEN_NOW, specKey: GOLDEN_KEY });
@@ -62,6 +127,8 @@ function byService(m: ActualState, svc: string): ActualState['containers'][numbe
 export function goldenCases(): Record<string, GoldenCase> {
   const base = appliedMachine(demo());
   const inventory = inventoryOf(base, 'a'.repeat(40));
+  const atV2 = appliedMachine(demo({ webImage: V2 }));
+  const inventoryV2 = inventoryOf(atV2, 'b'.repeat(40));
 
   const drift = structuredClone(base);
   byService(drift, 'web').state = 'exited';
@@ -99,5 +166,55 @@ export function goldenCases(): Record<string, GoldenCase> {
       inventory: inventoryOf(withWorker, 'a'.repeat(40)),
     },
     'name-conflicts': { desired: demo(), actual: conflict },
+    'first-install-migrates': {
+      desired: withMigrations(demo()),
+      actual: withData(emptyMachine('acme'), {
+        status: 'unknown',
+        image: V1,
+        note: 'the database (postgres) is not running',
+        dataExists: false,
+      }),
+    },
+    'update-migrates-after-a-snapshot': {
+      desired: withMigrations(demo({ webImage: V2 })),
+      actual: withData(base, {
+        status: 'pending',
+        image: V2,
+        detail: ['002_note'],
+        current: record(V1, '001_items\n'),
+      }),
+      inventory,
+    },
+    'downgrade-reverse-migrates': {
+      desired: withMigrations(demo()),
+      actual: withData(atV2, {
+        status: 'db-newer',
+        image: V1,
+        detail: ['002_note'],
+        targetState: '001_items\n',
+        current: record(V2, '001_items\n002_note\n'),
+      }),
+      inventory: inventoryV2,
+    },
+    'downgrade-without-reverse-is-refused': {
+      desired: withMigrations(demo(), { reverse: false }),
+      actual: withData(atV2, { status: 'db-newer', image: V1, detail: ['002_note'], current: record(V2, '') }),
+      inventory: inventoryV2,
+    },
+    'downgrade-restores-the-named-snapshot': {
+      desired: withMigrations(demo(), { reverse: false, restore: 'PRE_MIGRATE' }),
+      actual: withData(atV2, { status: 'db-newer', image: V1, detail: ['002_note'], current: record(V2, '') }, [
+        {
+          name: 'PRE_MIGRATE-20251231T210000Z',
+          kind: 'PRE_MIGRATE',
+          createdAt: '2025-12-31T21:00:00.000Z',
+          volumes: ['pgdata'],
+          readOnly: true,
+          revision: 'a'.repeat(40),
+          appImage: V1,
+        },
+      ]),
+      inventory: inventoryV2,
+    },
   };
 }

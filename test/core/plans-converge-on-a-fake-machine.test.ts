@@ -31,6 +31,8 @@ function foreignOf(m: ActualState): string {
 test('applying a plan to a fake machine converges: planning again gives no steps', () => {
   let withSteps = 0;
   let withConflicts = 0;
+  let refused = 0;
+  const actions = new Map<string, number>();
   for (let seed = 1; seed <= CASES; seed++) {
     const r = new Random(seed);
     const owner = `app${seed}`;
@@ -55,25 +57,36 @@ test('applying a plan to a fake machine converges: planning again gives no steps
       `seed ${seed}: not converged after ${first.steps.map((s) => s.id).join(', ')}`,
     );
     assert.deepEqual(second.conflicts, first.conflicts, `seed ${seed}: conflicts changed`);
+    assert.deepEqual(second.refused, first.refused, `seed ${seed}: refusals changed`);
     if (first.steps.length > 0) withSteps++;
     if (first.conflicts.length > 0) withConflicts++;
+    for (const s of first.steps) actions.set(s.action, (actions.get(s.action) ?? 0) + 1);
+    if (first.refused.length > 0) refused++;
   }
   // The generator must exercise the planner, not hand it trivial cases.
   assert.ok(withSteps > CASES * 0.8, `only ${withSteps} cases had steps`);
   assert.ok(withConflicts > CASES * 0.05, `only ${withConflicts} cases had conflicts`);
+  for (const a of ['app.migrate', 'container.stop', 'snapshot.create'] as const) {
+    assert.ok((actions.get(a) ?? 0) > CASES * 0.05, `only ${actions.get(a) ?? 0} plans with ${a}`);
+  }
+  for (const a of ['app.reverse-migrate', 'snapshot.restore'] as const) {
+    assert.ok((actions.get(a) ?? 0) > 0, `no plan with ${a}`);
+  }
+  assert.ok(refused > CASES * 0.02, `only ${refused} plans refused something`);
 });
 
-test('no plan removes a volume or takes a destructive step', () => {
+test('no plan removes a volume; every destructive step waits for a snapshot', () => {
   for (let seed = 1; seed <= CASES; seed++) {
     const r = new Random(seed * 7919);
     const previous = randomDesired(r, 'app');
     const next = randomDesired(r, 'app');
     const { actual, lastApplied } = randomActual(r, previous, next);
     const p = plan(next, actual, { now: new Date(0), specKey: SPEC_KEY, lastApplied });
+    const snapshots = new Set(p.steps.filter((s) => s.action === 'snapshot.create').map((s) => s.id));
     assert.deepEqual(
-      p.steps.filter((s) => s.risk === 'destructive').map((s) => s.id),
+      p.steps.filter((s) => s.risk === 'destructive' && !s.after.some((id) => snapshots.has(id))).map((s) => s.id),
       [],
-      `seed ${seed}`,
+      `seed ${seed}: destructive without a snapshot first`,
     );
     for (const v of actual.volumes) {
       const kept = next.app.volumes.some((d) => `app-${d.name}` === v.name) || p.orphans.some((o) => o.name === v.name);

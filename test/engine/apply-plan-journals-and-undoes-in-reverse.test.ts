@@ -35,7 +35,7 @@ function step(id: string): Step {
 }
 
 function planOf(ids: string[]): Plan {
-  return { owner: 'x', revision: 'r', createdAt: '', steps: ids.map(step), orphans: [], conflicts: [] };
+  return { owner: 'x', revision: 'r', createdAt: '', steps: ids.map(step), orphans: [], conflicts: [], refused: [] };
 }
 
 /** Executors that record calls; `fail` names the step that throws. */
@@ -59,6 +59,11 @@ function recording(calls: string[], fail?: string, onRun?: (id: string) => Promi
     'container.start',
     'container.rename',
     'container.remove',
+    'container.stop',
+    'snapshot.create',
+    'snapshot.restore',
+    'app.migrate',
+    'app.reverse-migrate',
   ];
   return Object.fromEntries(actions.map((a) => [a, exec])) as unknown as Executors;
 }

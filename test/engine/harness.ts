@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import type { DesiredState } from '../../agent/core/desired.ts';
+import type { Policies } from '../../agent/config/types.gen.ts';
+import type { CommandName, DesiredCommand, DesiredState } from '../../agent/core/desired.ts';
 import { DockerDriver } from '../../agent/drivers/docker/driver.ts';
-import { applyOnce, type ApplyResult } from '../../agent/engine/apply-once.ts';
+import { applyOnce, type ApplyOnceOptions, type ApplyResult } from '../../agent/engine/apply-once.ts';
+import { ApplianceMachine } from '../../agent/engine/machine.ts';
 import { createLogger, type Logger } from '../../agent/lib/log.ts';
 import { demoDesired, type DemoInput } from '../support/desired-builder.ts';
 import {
@@ -30,13 +32,15 @@ export interface Stack {
   password: string;
   stateDir: string;
   driver: DockerDriver;
+  /** The machine driver (Docker, snapshots, migrations) for a desired state. */
+  machine(desired: DesiredState): ApplianceMachine;
   docker: Docker;
   log: Logger;
   /** Every log line written by the agent in this test. */
   logLines: string[];
   /** The demo app at `change` (web image v1 unless given). */
   desired(change?: Partial<DemoInput>): DesiredState;
-  apply(desired: DesiredState): Promise<ApplyResult>;
+  apply(desired: DesiredState, options?: Partial<ApplyOnceOptions>): Promise<ApplyResult>;
   /** Container id of a service (by its expected name), or undefined. */
   idOf(service: string): Promise<string | undefined>;
   /** GET / of the web service through its published port. */
@@ -49,13 +53,20 @@ export interface Stack {
  * `appliance-test.test=<label>`. The database is initialised with the demo app's migrations
  * 001 and 002 (an initdb script), so v1 and v2 are healthy without a migrate step.
  */
-export async function makeStack(label: string): Promise<Stack> {
+export interface StackOptions {
+  /** Run the demo's migrations 001 and 002 at initdb (default true); false: the agent must migrate. */
+  seedSchema?: boolean;
+  /** Data directory of the database (default: a temporary directory); its parent is the data path. */
+  dataDir?: string;
+}
+
+export async function makeStack(label: string, options: StackOptions = {}): Promise<Stack> {
   const env = await ensureEnv();
   await removeLabelled(env, label);
   const owner = `${label}-${randomBytes(2).toString('hex')}`;
   const base = await mkdtemp(path.join(tmpdir(), `${label}-`));
   const stateDir = path.join(base, 'state');
-  const dataDir = path.join(base, 'data', 'postgresql');
+  const dataDir = options.dataDir ?? path.join(base, 'data', 'postgresql');
   const initDir = path.join(base, 'init');
   await mkdir(initDir, { recursive: true });
   const sql = [
@@ -75,6 +86,8 @@ export async function makeStack(label: string): Promise<Stack> {
   });
   const logLines: string[] = [];
   const log = createLogger({ level: 'debug', destination: { write: (s: string) => logLines.push(s) } });
+  const machine = (d: DesiredState): ApplianceMachine =>
+    new ApplianceMachine({ docker: driver, desired: d, stateDir, log });
   const desired = (change: Partial<DemoInput> = {}): DesiredState =>
     demoDesired({
       owner,
@@ -82,7 +95,7 @@ export async function makeStack(label: string): Promise<Stack> {
       webImage: env.images['demo:v1'] ?? '',
       password,
       dataDir,
-      initDir,
+      ...(options.seedSchema === false ? {} : { initDir }),
       ...change,
     });
   const idOf = async (service: string): Promise<string | undefined> => {
@@ -100,7 +113,8 @@ export async function makeStack(label: string): Promise<Stack> {
     log,
     logLines,
     desired,
-    apply: (d) => applyOnce({ desired: d, driver, stateDir, log }),
+    machine,
+    apply: (d, extra = {}) => applyOnce({ desired: d, driver: machine(d), stateDir, log, ...extra }),
     idOf,
     webRoot: async () => {
       const port = await publishedPort(env, `${owner}-web`, 8080);
@@ -129,4 +143,48 @@ export async function containersOf(env: EnvInfo, owner: string): Promise<string[
     .split('\n')
     .filter((l) => l !== '')
     .sort();
+}
+
+/**
+ * The demo's migration commands and database, as example-config-repo/apps/demo/app.yml has
+ * them: migrate, migrate-status (10 pending, 11 newer), migration-state and, unless
+ * `reverse: false`, migrate-down --to-state-from-stdin; a rollback policy (`restore`: the
+ * snapshot a downgrade may restore).
+ */
+export function withDemoCommands(d: DesiredState, options: { reverse?: boolean; restore?: string } = {}): DesiredState {
+  const web = d.app.services.find((x) => x.name === 'web');
+  const db = d.app.services.find((x) => x.name === 'postgres');
+  if (web === undefined || db === undefined) throw new Error('not the demo');
+  const cmd = (name: CommandName, command: string[]): DesiredCommand => ({
+    name,
+    service: 'web',
+    image: web.image,
+    command,
+    environment: web.environment,
+    timeoutSeconds: 120,
+  });
+  d.app.database = {
+    service: 'postgres',
+    name: 'demo',
+    user: 'demo',
+    password: db.secretFiles[0]?.value ?? { value: '', secret: true },
+  };
+  d.app.commands = {
+    migrate: cmd('migrate', ['migrate']),
+    migration_status: { ...cmd('migration_status', ['migrate-status']), pendingExitCode: 10, newerExitCode: 11 },
+    migration_state: cmd('migration_state', ['migration-state']),
+    ...(options.reverse === false
+      ? {}
+      : { reverse_migrate: cmd('reverse_migrate', ['migrate-down', '--to-state-from-stdin']) }),
+  };
+  d.policies = {
+    rollback: {
+      on_failed_health: true,
+      health_timeout_seconds: 60,
+      reverse_migrations: true,
+      allow_snapshot_restore: options.restore ?? null,
+    },
+    snapshots: { pre_migrate_expiry_days: 7, clone_expiry_days: 3 },
+  } as unknown as Policies;
+  return d;
 }

@@ -123,6 +123,36 @@ test('v2 migrate-down v1 reverses its migration', async () => {
   assert.equal(columns.stdout, 'created\nid\n');
 });
 
+test("migration-state prints the version's migrations; migrate-down reads such a state on stdin", async () => {
+  const v1 = await demo('v1', 'unused', 'migration-state');
+  assert.equal(v1.exitCode, 0);
+  assert.equal(v1.stdout, '001_items\n');
+  assert.equal((await demo('v2', 'unused', 'migration-state')).stdout, '001_items\n002_note\n');
+
+  const db = await createDatabase('down_stdin');
+  await demo('v2', db, 'migrate');
+  const down = await docker(
+    env,
+    ['run', '--rm', '-i', ...appArgs(db), 'appliance-test/demo:v2', 'migrate-down', '--to-state-from-stdin'],
+    { input: v1.stdout, okCodes: [0, 1] },
+  );
+  assert.equal(down.exitCode, 0, down.stderr);
+  assert.equal(down.stdout, 'reversed:\n002_note\n');
+  assert.equal((await demo('v1', db, 'migrate-status')).exitCode, 0);
+
+  await demo('v2', db, 'migrate');
+  await demo('v4', db, 'migrate');
+  // v2 does not know v4's 004_tag: nothing is changed.
+  const refused = await docker(
+    env,
+    ['run', '--rm', '-i', ...appArgs(db), 'appliance-test/demo:v2', 'migrate-down', '--to-state-from-stdin'],
+    { input: v1.stdout, okCodes: [0, 1] },
+  );
+  assert.equal(refused.exitCode, 1);
+  assert.match(refused.stderr, /004_tag cannot be reversed by v2/);
+  assert.equal((await demo('v4', db, 'migrate-status')).exitCode, 0);
+});
+
 test('v3 fails its migration after changing the schema', async () => {
   const db = await createDatabase('broken');
   await demo('v2', db, 'migrate');

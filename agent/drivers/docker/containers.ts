@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { AgentError, describeError } from '../../core/errors.ts';
 import { LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../../core/names.ts';
+import { parseSpecLabel } from '../../core/normalize.ts';
 import type { ContainerArgs, Step } from '../../core/steps.ts';
 import type { ExecContext, Undo } from '../../engine/executors.ts';
 import { containerConfig, extraNetworks, serviceFor } from './container-config.ts';
@@ -51,6 +52,7 @@ export async function replaceContainer(
   });
   const wasRunning = oldInfo.State.Running;
   const oldHash = oldInfo.Config.Labels[LABELS.specHash];
+  await ctx.record({ wasRunning });
   await removeOwnedNamed(d, owner, args.name + NEXT_SUFFIX);
   await removeOwnedNamed(d, owner, args.name + PREV_SUFFIX);
   const next = await createStopped(d, ctx, args, args.name + NEXT_SUFFIX);
@@ -118,6 +120,7 @@ export async function removeContainer(d: DriverDeps, step: Step<'container.remov
   let info: Docker.ContainerInspectInfo;
   try {
     info = await c.inspect();
+    await ctx.record({ wasRunning: info.State.Running });
     if (info.State.Running) await ignoreStatus(304, () => c.stop());
   } catch (err) {
     throw dockerError(err, 'ContainerRemoveFailed', `stop ${step.args.name}`, { container: step.args.name });
@@ -136,6 +139,38 @@ export async function removeContainer(d: DriverDeps, step: Step<'container.remov
       }
     },
   };
+}
+
+/**
+ * `container.stop`: stop an app container while the database changes under it; undone by
+ * starting it again and waiting until it is ready (its own labelled health check).
+ */
+export async function stopContainer(d: DriverDeps, step: Step<'container.stop'>, ctx: ExecContext): Promise<Undo> {
+  const c = d.docker.getContainer(step.args.id);
+  let wasRunning: boolean;
+  try {
+    const info = await c.inspect();
+    wasRunning = info.State.Running;
+    await ctx.record({ wasRunning });
+    if (wasRunning) await ignoreStatus(304, () => c.stop());
+  } catch (err) {
+    throw dockerError(err, 'ContainerStopFailed', `stop ${step.args.name}`, { container: step.args.name });
+  }
+  return {
+    revert: async () => {
+      if (wasRunning) await startReady(d.docker, step.args.id, step.args.name, ctx.signal);
+    },
+  };
+}
+
+/** Starts an owned container (when it is not running) and waits until it is ready by its labelled spec. */
+export async function startReady(docker: Docker, id: string, name: string, signal?: AbortSignal): Promise<void> {
+  const c = docker.getContainer(id);
+  const info = await c.inspect();
+  if (info.State.Paused) await c.unpause();
+  else if (!info.State.Running) await ignoreStatus(304, () => c.start());
+  const spec = parseSpecLabel(info.Config.Labels[LABELS.spec]);
+  await waitReady(docker, id, name, spec?.healthcheck, signal);
 }
 
 async function createStopped(
@@ -207,7 +242,7 @@ async function dropSecretsIfUnused(d: DriverDeps, owner: string, service: string
   if (users.length === 0) await removeSecretDir(secretDir(d.stateDir, owner, service, hash));
 }
 
-async function ignoreStatus(status: number, fn: () => Promise<unknown>): Promise<void> {
+export async function ignoreStatus(status: number, fn: () => Promise<unknown>): Promise<void> {
   try {
     await fn();
   } catch (err) {

@@ -4,18 +4,24 @@ import type { ActualState } from '../../core/actual.ts';
 import { AgentError } from '../../core/errors.ts';
 import { LABELS } from '../../core/names.ts';
 import type { Step } from '../../core/steps.ts';
-import type { ExecContext, Executors, MachineDriver, Undo } from '../../engine/executors.ts';
+import type { ExecContext, Executors, Recoverers, Undo } from '../../engine/executors.ts';
 import {
   createContainer,
   removeContainer,
   renameContainer,
   replaceContainer,
   startContainer,
+  stopContainer,
   type DriverDeps,
 } from './containers.ts';
 import { dockerError, ignoreMissing } from './errors.ts';
 import { observeDocker } from './observe.ts';
+import { removeOneOffs, runOneOff, type OneOffRequest, type OneOffResult } from './one-off.ts';
 import { pullImage, type RegistryAuth } from './pull.ts';
+import { dockerRecoverers, type DockerAction } from './recover.ts';
+
+/** The executors of the Docker actions. */
+export type DockerExecutors = Pick<Executors, DockerAction>;
 
 export interface DockerDriverOptions {
   /** A dockerode client; default: the local engine's socket. */
@@ -30,12 +36,13 @@ export interface DockerDriverOptions {
 
 /**
  * The Docker driver: observes what an owner has on the engine and carries out the plan's
- * steps. Every executor returns how to undo what it did; removals happen only at commit.
+ * Docker steps. Every executor returns how to undo what it did; removals happen only at commit.
+ * It also runs one-off commands (migrations) in containers of a service's image and spec.
  */
-export class DockerDriver implements MachineDriver {
+export class DockerDriver {
   readonly docker: Docker;
-  readonly executors: Executors;
-  private readonly deps: DriverDeps;
+  readonly executors: DockerExecutors;
+  readonly deps: DriverDeps;
   private readonly registries: readonly RegistryAuth[];
 
   constructor(options: DockerDriverOptions) {
@@ -53,7 +60,27 @@ export class DockerDriver implements MachineDriver {
       'container.start': (step, ctx) => startContainer(d, step, ctx),
       'container.rename': (step) => renameContainer(d, step),
       'container.remove': (step, ctx) => removeContainer(d, step, ctx),
+      'container.stop': (step, ctx) => stopContainer(d, step, ctx),
     };
+  }
+
+  /** Undo after a crash of the Docker steps of `owner` (see dockerRecoverers). */
+  recoverers(owner: string): Pick<Recoverers, DockerAction> {
+    return dockerRecoverers(this.docker, owner);
+  }
+
+  /** Runs a command once in a container of a service's image and spec (see runOneOff). */
+  runOneOff(request: OneOffRequest): Promise<OneOffResult> {
+    return runOneOff(this.deps, request);
+  }
+
+  /** Removes one-off containers a crashed run left (`all`: running ones too). */
+  async sweepOneOffs(owner: string, all: boolean): Promise<void> {
+    try {
+      await removeOneOffs(this.docker, owner, { onlyExited: !all });
+    } catch (err) {
+      throw dockerError(err, 'DockerSweepFailed', 'remove leftover one-off containers', { owner });
+    }
   }
 
   /** What `owner` has on the engine; `hostPaths` are the volume directories to check. */

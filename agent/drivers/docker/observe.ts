@@ -12,6 +12,7 @@ import type {
 import { LABELS } from '../../core/names.ts';
 import { parseSpecLabel, type ContainerSpec } from '../../core/normalize.ts';
 import { dockerError, dockerStatus } from './errors.ts';
+import { ONE_OFF_LABEL } from './one-off.ts';
 
 const STATES: readonly ContainerState[] = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
 const RESTART: readonly ContainerSpec['restart'][] = ['no', 'always', 'unless-stopped', 'on-failure'];
@@ -37,7 +38,8 @@ export async function observeDocker(
     const networks: ActualNetwork[] = networkList.filter((n) => owned(n.Labels)).map((n) => toNetwork(n));
     const networkIds = new Set(networkList.map((n) => n.Id));
     const containers: ActualContainer[] = [];
-    for (const c of containerList.filter((x) => owned(x.Labels))) {
+    // One-off command containers are the owner's but not part of the app.
+    for (const c of containerList.filter((x) => owned(x.Labels) && !(ONE_OFF_LABEL in x.Labels))) {
       const inspected = await inspectOrUndefined(docker, c.Id);
       if (inspected !== undefined) containers.push(toContainer(inspected, networkIds));
     }

@@ -7,6 +7,7 @@ import Docker from 'dockerode';
 import { plan } from '../../../agent/core/plan.ts';
 import type { Step } from '../../../agent/core/steps.ts';
 import { DockerDriver } from '../../../agent/drivers/docker/driver.ts';
+import type { DockerAction } from '../../../agent/drivers/docker/recover.ts';
 import type { ExecContext, Executor, Undo } from '../../../agent/engine/executors.ts';
 import { createLogger } from '../../../agent/lib/log.ts';
 import { desiredState, service } from '../../support/desired-builder.ts';
@@ -65,10 +66,17 @@ test('observe sees what the executors made, with labels, spec and health; revert
     p.steps.map((s) => s.action),
     ['network.create', 'network.create', 'container.create'],
   );
-  const ctx: ExecContext = { desired, specKey, log: createLogger({ level: 'silent' }) };
+  const ctx: ExecContext = {
+    desired,
+    specKey,
+    log: createLogger({ level: 'silent' }),
+    record: () => Promise.resolve(),
+    outputOf: () => undefined,
+    now: () => new Date(),
+  };
   const undos: Undo[] = [];
   for (const step of p.steps) {
-    const exec = driver.executors[step.action] as Executor<Step['action']>;
+    const exec = driver.executors[step.action as DockerAction] as Executor<Step['action']>;
     const undo = await exec(step, ctx);
     if (undo !== undefined) undos.push(undo);
   }

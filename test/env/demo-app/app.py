@@ -1,7 +1,8 @@
 """Demo app for the appliance tests: one HTTP service over one PostgreSQL table, in versions
 v1..v4 that differ in their migrations and health (see versions.json and README.md).
 
-Commands: serve (default), migrate, migrate-status, migrate-down <target>, smoke, healthcheck, version.
+Commands: serve (default), migrate, migrate-status, migration-state, migrate-down <target> |
+--to-state-from-stdin, smoke, healthcheck, version.
 Exit codes: 0 ok; 1 failure; 2 usage; 10 migrate-status: migrations pending;
 11 migrate-status: the database holds migrations this version does not know.
 """
@@ -134,10 +135,20 @@ def migrate():
 def migrate_down(target):
     conn = m.connect()
     try:
-        done = m.migrate_down(conn, VERSION, target, log)
+        if target == "--to-state-from-stdin":
+            keep = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+            done = m.migrate_down_to(conn, VERSION, keep, log)
+        else:
+            done = m.migrate_down(conn, VERSION, target, log)
     finally:
         conn.close()
     print("reversed:\n" + "\n".join(done) if done else "nothing to reverse")
+    return 0
+
+
+def migration_state():
+    """This version's migration target state: its migrations, one per line (no database needed)."""
+    print("\n".join(m.version_info(VERSION)["migrations"]))
     return 0
 
 
@@ -173,7 +184,7 @@ def main(argv):
     command = argv[0] if argv else "serve"
     if command == "migrate-down":
         if len(argv) != 2:
-            print("usage: migrate-down <target version>", file=sys.stderr)
+            print("usage: migrate-down <target version> | --to-state-from-stdin", file=sys.stderr)
             return 2
         return migrate_down(argv[1])
     commands = {
@@ -182,6 +193,7 @@ def main(argv):
         "migrate-status": migrate_status,
         "smoke": smoke,
         "healthcheck": healthcheck,
+        "migration-state": migration_state,
         "version": lambda: print(VERSION) or 0,
     }
     if command not in commands or len(argv) > 1:

@@ -118,7 +118,12 @@ def migrate(conn, version, log):
 def migrate_down(conn, version, target, log):
     """Reverses the applied migrations the target version does not have, newest first.
     Checks that every one of them can be reversed before changing anything."""
-    keep = version_info(target)["migrations"]
+    return migrate_down_to(conn, version, version_info(target)["migrations"], log)
+
+
+def migrate_down_to(conn, version, keep, log):
+    """Reverses the applied migrations not in `keep` (a migration state printed by
+    migration-state), newest first; checks that each can be reversed before changing anything."""
     ensure_table(conn)
     to_reverse = [m for m in reversed(applied(conn)) if m not in keep]
     known = version_info(version)["migrations"]
