@@ -60,7 +60,13 @@ restic repository named in env.yml backup.repository.`,
           onPhase: (phase) => {
             if (opts.json !== true) io.stderr(`${tty ? '\r\x1b[K' : ''}${phase}…${tty ? '' : '\n'}`);
           },
-          ...(tty && opts.json !== true ? { onProgress: (p: ResticProgress) => io.stderr(progressLine(p)) } : {}),
+          ...(tty && opts.json !== true
+            ? {
+                onProgress: (p: ResticProgress) => {
+                  io.stderr(progressLine(p));
+                },
+              }
+            : {}),
         });
         if (tty && opts.json !== true) io.stderr('\r\x1b[K');
         io.stdout(
@@ -68,8 +74,9 @@ restic repository named in env.yml backup.repository.`,
             ? `${JSON.stringify(result, null, 2)}\n`
             : `backup ${result.snapshotId}: ${result.totalFiles} files, ${bytes(result.totalBytes)}, ` +
                 `${bytes(result.bytesAdded)} added, ${result.durationSeconds.toFixed(1)} s` +
-                `${result.forgotten > 0 ? `, ${result.forgotten} old backups removed` : ''}` +
-                `${result.retentionError === undefined ? '' : ` (retention failed: ${result.retentionError})`}\n`,
+                (result.forgotten > 0 ? `, ${result.forgotten} old backups removed` : '') +
+                (result.retentionError === undefined ? '' : ` (retention failed: ${result.retentionError})`) +
+                '\n',
         );
       }),
     );

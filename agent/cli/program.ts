@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { register as registerAgent } from './agent.ts';
 import { register as registerApply } from './apply.ts';
+import { register as registerBackup } from './backup.ts';
 import { register as registerConfig } from './config.ts';
 import { register as registerDecrypt } from './decrypt.ts';
 import { register as registerEncrypt } from './encrypt.ts';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     registerApply,
     registerAgent,
     registerConfig,
+    registerBackup,
     registerDecrypt,
     registerEncrypt,
     registerImportLegacy,

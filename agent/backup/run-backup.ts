@@ -1,0 +1,207 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { dumpPathOf, SNAPSHOT_LAYOUT, type BackupManifest } from '../core/backup-manifest.ts';
+import { guardBackup } from '../core/backup-guards.ts';
+import { backupFailed, backupSucceeded, type BackupSuccess } from '../core/backup-status.ts';
+import { applianceTag, snapshotTags } from '../core/backup-target.ts';
+import { AgentError, describeError, isAgentError } from '../core/errors.ts';
+import { withBackupMount } from '../drivers/restic/mount.ts';
+import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
+import type { BackupRequest } from '../drivers/restic/restic.ts';
+import { backupPaths, requireRestic, withJob, type BackupContext } from './context.ts';
+import { loadHashCache, RESTORE_WORK_DIRS, saveHashCache, scanVolumes, volumeRoots } from './file-manifest.ts';
+
+/** What a backup is doing, for a progress display. */
+export type BackupPhase = 'checks' | 'scan' | 'dump' | 'upload' | 'retention';
+
+export interface RunBackupOptions {
+  /** The encrypted env.yml exactly as in the config repository (never the decrypted one). */
+  envYml?: string;
+  /** SQL whose first value says the database is not empty (default: a user table has a row). */
+  nonEmptySql?: string;
+  onPhase?: (phase: BackupPhase) => void;
+  onProgress?: (progress: ResticProgress) => void;
+  /** Backdates the snapshot (tests of retention). */
+  time?: Date;
+  /** Skip retention (tests that build up history, a pre-restore backup). */
+  skipRetention?: boolean;
+  /** More snapshot tags (`kind=pre-restore`). */
+  extraTags?: readonly string[];
+  /**
+   * Back up even an empty database or file store: for the state before a restore, which is
+   * kept whatever it is and never takes part in retention's decision to drop good backups.
+   */
+  skipGuards?: boolean;
+  signal?: AbortSignal;
+}
+
+export type BackupResult = BackupSuccess;
+
+/**
+ * One backup: refuse an empty database or file store, dump the database consistently, store
+ * files, dump, encrypted env.yml and a manifest as one restic snapshot, then apply retention.
+ * Retention runs only after a successful backup; the outcome is recorded in the status.
+ */
+export async function runBackup(ctx: BackupContext, options: RunBackupOptions = {}): Promise<BackupResult> {
+  const restic = requireRestic(ctx);
+  return withJob(ctx, 'backup', async () => {
+    const started = ctx.now();
+    try {
+      const result = await backupUnlocked(ctx, options, started);
+      await ctx.status.update(ctx.now(), (s) => backupSucceeded(s, result));
+      ctx.log.info(
+        { snapshot: result.snapshotId, bytesAdded: result.bytesAdded, seconds: result.durationSeconds },
+        'backup succeeded',
+      );
+      return result;
+    } catch (err) {
+      const finished = ctx.now();
+      const code = isAgentError(err) ? err.code : 'BackupFailed';
+      const message = restic.scrub(describeError(err));
+      await ctx.status.update(finished, (s) =>
+        backupFailed(s, {
+          startedAt: started.toISOString(),
+          finishedAt: finished.toISOString(),
+          durationSeconds: (finished.getTime() - started.getTime()) / 1000,
+          code,
+          message,
+        }),
+      );
+      throw err;
+    }
+  });
+}
+
+/** The backup itself, for callers that hold the run lock already; records no status. */
+export async function backupUnlocked(
+  ctx: BackupContext,
+  options: RunBackupOptions,
+  started: Date = ctx.now(),
+): Promise<BackupSuccess> {
+  const restic = requireRestic(ctx);
+  const { target } = ctx;
+  const phase = options.onPhase ?? (() => undefined);
+  const paths = backupPaths(ctx.dir);
+
+  phase('checks');
+  const checkValue =
+    ctx.postgres === undefined || options.skipGuards === true
+      ? undefined
+      : (await ctx.postgres.nonEmpty(options.nonEmptySql)).value;
+  phase('scan');
+  const cache = await loadHashCache(paths.hashes);
+  const scan = await scanVolumes(volumeRoots(target.volumes), cache);
+  const refusal =
+    options.skipGuards === true
+      ? undefined
+      : guardBackup({
+          ...(ctx.postgres === undefined || checkValue === undefined
+            ? {}
+            : { database: { name: ctx.postgres.database, checkValue } }),
+          volumes: target.volumes,
+          files: scan.files.length,
+        });
+  if (refusal !== undefined) throw new AgentError(refusal.code, refusal.message, { data: refusal.data });
+
+  await rm(paths.staging, { recursive: true, force: true });
+  await mkdir(paths.staging, { recursive: true, mode: 0o700 });
+  try {
+    const manifest: BackupManifest = {
+      format: 1,
+      appliance: target.appliance,
+      revision: target.revision,
+      createdAt: started.toISOString(),
+      volumes: scan.volumes,
+      files: scan.files,
+      env: options.envYml !== undefined,
+    };
+    const snapshotPaths = [path.basename(SNAPSHOT_LAYOUT.manifest)];
+    if (ctx.postgres !== undefined) {
+      phase('dump');
+      const dbDir = path.join(paths.staging, path.basename(SNAPSHOT_LAYOUT.dbDir));
+      await mkdir(dbDir, { mode: 0o700 });
+      const dump = dumpPathOf(ctx.postgres.database);
+      const info = await ctx.postgres.dump(path.join(dbDir, path.basename(dump)), options.signal);
+      manifest.database = { ...info, dump };
+      snapshotPaths.push(path.basename(SNAPSHOT_LAYOUT.dbDir));
+    }
+    if (options.envYml !== undefined) {
+      const envDir = path.join(paths.staging, path.dirname(SNAPSHOT_LAYOUT.env).slice(1));
+      await mkdir(envDir, { mode: 0o700 });
+      await writeFile(path.join(paths.staging, SNAPSHOT_LAYOUT.env.slice(1)), options.envYml, { mode: 0o600 });
+      snapshotPaths.push(path.dirname(SNAPSHOT_LAYOUT.env).slice(1));
+    }
+    await writeFile(path.join(paths.staging, 'manifest.json'), `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
+    snapshotPaths.push(...target.volumes.map((v) => v.hostPath));
+
+    return await withBackupMount(target.repository?.mount, async () => {
+      phase('upload');
+      const request: BackupRequest = {
+        paths: snapshotPaths,
+        cwd: paths.staging,
+        host: target.appliance,
+        tags: [...snapshotTags(target.appliance, target.revision), ...(options.extraTags ?? [])],
+        excludes: target.volumes.flatMap((v) => RESTORE_WORK_DIRS.map((d) => path.join(v.hostPath, d))),
+        onError: (item, message) => {
+          ctx.log.warn({ item, err: message }, 'restic could not read a file');
+        },
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+        ...(options.time === undefined ? {} : { time: options.time }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      };
+      const summary = await backupOrPrepare(ctx, request);
+      await saveHashCache(paths.hashes, cache);
+      let forgotten = 0;
+      let retentionError: string | undefined;
+      if (options.skipRetention !== true) {
+        phase('retention');
+        try {
+          const policy = target.policy;
+          const r = await restic.forget(
+            { daily: policy.keep_daily, weekly: policy.keep_weekly, monthly: policy.keep_monthly },
+            { host: target.appliance, tags: [applianceTag(target.appliance)] },
+          );
+          forgotten = r.remove.length;
+        } catch (err) {
+          // The backup itself is good; a failed retention is reported and retried next time.
+          retentionError = restic.scrub(describeError(err));
+          ctx.log.warn({ err: retentionError }, 'backup retention failed');
+        }
+      }
+      const finished = ctx.now();
+      const success: BackupSuccess = {
+        startedAt: started.toISOString(),
+        finishedAt: finished.toISOString(),
+        durationSeconds: (finished.getTime() - started.getTime()) / 1000,
+        snapshotId: summary.snapshotId,
+        revision: target.revision,
+        bytesAdded: summary.dataAdded,
+        filesNew: summary.filesNew,
+        filesChanged: summary.filesChanged,
+        totalBytes: summary.totalBytesProcessed,
+        totalFiles: summary.totalFilesProcessed,
+        forgotten,
+      };
+      if (retentionError !== undefined) success.retentionError = retentionError;
+      return success;
+    });
+  } finally {
+    await rm(paths.staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `restic backup`; a missing repository is created and the backup run again, instead of paying
+ * a restic call before every backup to ask (stale locks are handled by the driver).
+ */
+async function backupOrPrepare(ctx: BackupContext, request: BackupRequest): Promise<ResticBackupSummary> {
+  const restic = requireRestic(ctx);
+  try {
+    return await restic.backup(request);
+  } catch (err) {
+    if (!isAgentError(err, 'BackupRepositoryMissing')) throw err;
+    await restic.init();
+    ctx.log.info('created the backup repository');
+    return restic.backup(request);
+  }
+}

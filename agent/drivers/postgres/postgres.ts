@@ -1,0 +1,198 @@
+import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { databaseHasData } from '../../core/backup-guards.ts';
+import type { DatabaseManifest, TableStat } from '../../core/backup-manifest.ts';
+import { AgentError } from '../../core/errors.ts';
+import { execInContainer, type ExecTarget } from './container-exec.ts';
+import { PSQL_FLAGS, PsqlSession } from './psql-session.ts';
+import { DATABASE_INFO_SQL, DEFAULT_NON_EMPTY_SQL, TABLE_STATS_SQL, ident, literal, parseTableStats } from './sql.ts';
+
+/** The app's database: a PostgreSQL server in a running container, reached with `docker exec`. */
+export interface PostgresOptions {
+  docker: Docker;
+  /** The database service's container. */
+  container: string;
+  database: string;
+  user: string;
+  /** Given to psql/pg_dump as PGPASSWORD in the exec environment (the local socket may trust). */
+  password?: string;
+}
+
+/** Encoding and locale a database is created with. */
+export interface DatabaseLocale {
+  encoding: string;
+  collate: string;
+  ctype: string;
+}
+
+/** What `dump` recorded; `dump` and `dumpBytes` describe the file written. */
+export type DumpInfo = Omit<DatabaseManifest, 'dump'>;
+
+const MAINTENANCE_DB = 'postgres';
+
+/**
+ * pg_dump, pg_restore and psql inside the database container, never on the host: the tools
+ * always match the server's version, and the server needs no published port.
+ */
+export class PostgresDriver {
+  readonly database: string;
+  private readonly target: ExecTarget;
+  private readonly user: string;
+
+  constructor(options: PostgresOptions) {
+    this.database = options.database;
+    this.user = options.user;
+    this.target = {
+      docker: options.docker,
+      container: options.container,
+      ...(options.password === undefined ? {} : { env: [`PGPASSWORD=${options.password}`] }),
+    };
+  }
+
+  /** Runs SQL (psql meta-commands allowed) in `database` and returns the output lines. */
+  async psql(sql: string, database = this.database): Promise<string[]> {
+    const r = await execInContainer(this.target, ['psql', ...PSQL_FLAGS, '-U', this.user, '-d', database], {
+      stdin: `${sql}\n`,
+      timeoutMs: 6 * 3600_000,
+    });
+    if (r.exitCode !== 0) {
+      const code = /database ".*" does not exist/.test(r.stderr) ? 'DatabaseMissing' : 'DatabaseQueryFailed';
+      throw new AgentError(code, `psql in ${this.target.container} (${database}) failed: ${r.stderr.trim()}`, {
+        data: { container: this.target.container, database, exitCode: r.exitCode },
+      });
+    }
+    return r.stdout.split('\n').filter((l) => l !== '');
+  }
+
+  async databaseExists(name: string): Promise<boolean> {
+    const rows = await this.psql(`SELECT 1 FROM pg_database WHERE datname = ${literal(name)};`, MAINTENANCE_DB);
+    return rows.includes('1');
+  }
+
+  /**
+   * Runs the "not empty" check (default: some user table has a row). The database counts as
+   * not empty when the first value is `t`/`true` or a number above 0.
+   */
+  async nonEmpty(sql: string = DEFAULT_NON_EMPTY_SQL): Promise<{ nonEmpty: boolean; value: string }> {
+    const value = (await this.psql(sql))[0]?.trim() ?? '';
+    return { nonEmpty: databaseHasData(value), value };
+  }
+
+  /** Row count and checksum of every user table of `database`. */
+  async tableStats(database = this.database): Promise<TableStat[]> {
+    return parseTableStats(await this.psql(TABLE_STATS_SQL, database));
+  }
+
+  /**
+   * A consistent pg_dump (custom format, uncompressed so restic deduplicates it) written to
+   * `file` (0600), and the table stats of exactly the same snapshot: one read-only transaction
+   * exports its snapshot, pg_dump imports it, the stats are read in the same transaction.
+   */
+  async dump(file: string, signal?: AbortSignal): Promise<DumpInfo> {
+    const session = PsqlSession.open(this.target, this.user, this.database);
+    try {
+      await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;');
+      const snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
+      const info = JSON.parse((await session.query(DATABASE_INFO_SQL))[0] ?? '{}') as DatabaseLocale & {
+        serverVersion: string;
+      };
+      const tables = parseTableStats(await session.query(TABLE_STATS_SQL));
+      const out = createWriteStream(file, { mode: 0o600 });
+      const cmd = ['pg_dump', '-Fc', '-Z0', `--snapshot=${snapshot}`, '-U', this.user, '-d', this.database];
+      const r = await execInContainer(this.target, cmd, { stdout: out, ...(signal === undefined ? {} : { signal }) });
+      if (r.exitCode !== 0) {
+        throw new AgentError('DatabaseDumpFailed', `pg_dump of ${this.database} failed: ${r.stderr.trim()}`, {
+          data: { container: this.target.container, database: this.database, exitCode: r.exitCode },
+        });
+      }
+      await session.query('COMMIT;');
+      const dumpBytes = (await stat(file)).size;
+      return { name: this.database, ...info, tables, dumpBytes };
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** Creates an empty database owned by the user (template0, the given encoding and locale). */
+  async createDatabase(name: string, locale?: DatabaseLocale): Promise<void> {
+    let sql = `CREATE DATABASE ${ident(name)} OWNER ${ident(this.user)} TEMPLATE template0`;
+    if (locale !== undefined) {
+      sql += ` ENCODING ${literal(locale.encoding)} LC_COLLATE ${literal(locale.collate)} LC_CTYPE ${literal(locale.ctype)}`;
+    }
+    await this.psql(`${sql};`, MAINTENANCE_DB);
+  }
+
+  /** Drops a database, ending its sessions; fine when it is not there. */
+  async dropDatabase(name: string): Promise<void> {
+    await this.psql(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE);`, MAINTENANCE_DB);
+  }
+
+  /**
+   * pg_restore of a custom-format dump read from `input` into the existing, empty `database`,
+   * in one transaction (all or nothing), objects owned by the user.
+   */
+  async restoreInto(database: string, input: Readable, signal?: AbortSignal): Promise<void> {
+    const cmd = ['pg_restore', '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error'];
+    cmd.push('-U', this.user, '-d', database);
+    const r = await execInContainer(this.target, cmd, { stdin: input, ...(signal === undefined ? {} : { signal }) });
+    if (r.exitCode !== 0) {
+      throw new AgentError('DatabaseRestoreFailed', `pg_restore into ${database} failed: ${r.stderr.trim()}`, {
+        data: { container: this.target.container, database, exitCode: r.exitCode },
+      });
+    }
+  }
+
+  /**
+   * Replaces the database with the dump: restores into a new database first, so a failed
+   * restore leaves the current one untouched, then swaps names and drops the old one.
+   */
+  async replaceFromDump(input: Readable, locale?: DatabaseLocale, signal?: AbortSignal): Promise<void> {
+    await this.swapIn(await this.restoreToScratch('restore', input, locale, signal));
+  }
+
+  /** Restores a dump into a fresh database `<database>__<purpose>` and returns its name. */
+  async restoreToScratch(
+    purpose: string,
+    input: Readable,
+    locale?: DatabaseLocale,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const next = scratchName(this.database, purpose);
+    await this.dropDatabase(next);
+    await this.createDatabase(next, locale);
+    try {
+      await this.restoreInto(next, input, signal);
+    } catch (err) {
+      input.destroy();
+      await this.dropDatabase(next).catch(() => undefined);
+      throw err;
+    }
+    return next;
+  }
+
+  /** Puts database `next` in place of the live one, which is dropped. The app must be stopped. */
+  async swapIn(next: string): Promise<void> {
+    const live = this.database;
+    const old = scratchName(live, 'old');
+    await this.dropDatabase(old);
+    if (await this.databaseExists(live)) {
+      // No new sessions, then end the existing ones, so the rename cannot be raced.
+      await this.psql(
+        `ALTER DATABASE ${ident(live)} ALLOW_CONNECTIONS false;
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${literal(live)} AND pid <> pg_backend_pid();
+ALTER DATABASE ${ident(live)} RENAME TO ${ident(old)};`,
+        MAINTENANCE_DB,
+      );
+    }
+    await this.psql(`ALTER DATABASE ${ident(next)} RENAME TO ${ident(live)};`, MAINTENANCE_DB);
+    await this.dropDatabase(old);
+  }
+}
+
+/** A database name beside `base` (63 bytes at most, PostgreSQL's limit). */
+export function scratchName(base: string, purpose: string): string {
+  const suffix = `__${purpose}`;
+  return `${base.slice(0, 63 - suffix.length)}${suffix}`;
+}

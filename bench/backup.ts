@@ -1,0 +1,226 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackupContext } from '../agent/backup/context.ts';
+import { runBackup } from '../agent/backup/run-backup.ts';
+import type { BackupTarget } from '../agent/core/backup-target.ts';
+import { run } from '../agent/lib/exec.ts';
+import { createLogger } from '../agent/lib/log.ts';
+
+const PASSWORD = 'bench-backup-password-1234';
+const HOUR = 3600_000;
+
+/**
+ * Backups of about 1 GB of files (many small, some large, incompressible like an encrypted
+ * document store): the agent's backup (manifest + restic) against Debian's duplicity (GPG
+ * symmetric encryption, 25 MB volumes as the original appliance used), first and incremental
+ * (1% changed), then a full restore with each. Options: `--size-mb N` (default 1024),
+ * `--dir D` (where to work; default the system temp dir).
+ */
+export default async function backupBench(args: string[]): Promise<void> {
+  const sizeMb = numberArg(args, '--size-mb', 1024);
+  const base = stringArg(args, '--dir') ?? tmpdir();
+  const root = await mkdtemp(join(base, 'bench-backup-'));
+  try {
+    const data = join(root, 'data', 'files');
+    const t = performance.now();
+    const shape = await generate(data, sizeMb * 1024 * 1024);
+    console.log(
+      `data: ${shape.small} small files (1-64 KiB) + ${shape.large} large (64 MiB), ${mib(shape.bytes)} ` +
+        `(generated in ${secs(performance.now() - t)})`,
+    );
+    const versions = await tool('restic', ['version']);
+    const dupVersion = await tool('duplicity', ['--version']);
+    console.log(`tools: ${versions}; ${dupVersion}`);
+
+    const target: BackupTarget = {
+      appliance: 'bench',
+      revision: 'bench',
+      timezone: 'UTC',
+      volumes: [{ name: 'files', hostPath: data }],
+      repository: { repository: join(root, 'restic-repo'), password: PASSWORD, env: {}, knownHosts: [] },
+      policy: { keep_daily: 7, keep_weekly: 4, keep_monthly: 6, max_age_hours: 32 },
+      schedules: { backup: null, check: null, restoreTest: null },
+      recoverFromBackup: false,
+    };
+    const ctx = createBackupContext(target, { stateDir: join(root, 'state'), log: createLogger({ level: 'warn' }) });
+    const dup = duplicity(root, data);
+
+    const phases: Record<string, number> = {};
+    let phaseStart = 0;
+    let current = '';
+    const onPhase = (phase: string): void => {
+      const now = performance.now();
+      if (current !== '') phases[current] = (phases[current] ?? 0) + now - phaseStart;
+      current = phase;
+      phaseStart = now;
+    };
+    const traced = async (): Promise<Awaited<ReturnType<typeof runBackup>>> => {
+      for (const k of Object.keys(phases)) phases[k] = 0;
+      const r = await runBackup(ctx, { onPhase });
+      onPhase('');
+      return r;
+    };
+    const rFirst = await timed(traced);
+    const firstPhases = { ...phases };
+    const dFirst = await timed(() => dup.backup('full'));
+    const changed = await changeOnePercent(data, shape.bytes);
+    const rIncr = await timed(traced);
+    const incrPhases = { ...phases };
+    const dCleanup = await timed(() => dup.housekeeping('cleanup'));
+    const dIncr = await timed(() => dup.backup('incremental'));
+    const dPurge = await timed(() => dup.housekeeping('purgefull'));
+    const dJob = dCleanup.ms + dIncr.ms + dPurge.ms;
+    const rRestore = await timed(
+      () => ctx.restic?.restore('latest', join(root, 'restore-restic')) ?? Promise.resolve(),
+    );
+    const dRestore = await timed(() => dup.restore(join(root, 'restore-duplicity')));
+
+    console.log(`changed for the incremental run: ${mib(changed)} (${((100 * changed) / shape.bytes).toFixed(2)}%)`);
+    console.log('');
+    console.log('                      agent (restic)   duplicity   ratio');
+    row('first backup', rFirst.ms, dFirst.ms);
+    row('incremental (1%)', rIncr.ms, dIncr.ms);
+    row('  backup step only', incrPhases['upload'] ?? 0, dIncr.ms);
+    row('  job as run (a)', rIncr.ms, dJob);
+    row('full restore', rRestore.ms, dRestore.ms);
+    console.log('');
+    console.log(
+      `restic: first added ${mib(rFirst.value.bytesAdded)}, incremental added ${mib(rIncr.value.bytesAdded)}; ` +
+        `repository ${await du(join(root, 'restic-repo'))}, duplicity target ${await du(join(root, 'duplicity-target'))}`,
+    );
+    const show = (p: Record<string, number>): string =>
+      Object.entries(p)
+        .map(([k, v]) => `${k} ${secs(v)}`)
+        .join(', ');
+    console.log(`agent phases, first: ${show(firstPhases)}`);
+    console.log(`agent phases, incremental: ${show(incrPhases)}`);
+    console.log(
+      '(a) agent: manifest scan, restic backup, restic forget; duplicity as duply ran it in the original: ' +
+        'cleanup, incremental, remove-all-but-n-full 1',
+    );
+    const ratio = rIncr.ms / dIncr.ms;
+    console.log(`incremental ratio ${ratio.toFixed(2)} (target ≤ 0.30): ${ratio <= 0.3 ? 'met' : 'NOT met'}`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function duplicity(
+  root: string,
+  source: string,
+): {
+  backup: (kind: 'full' | 'incremental') => Promise<void>;
+  /** What duply did around each backup in the original appliance. */
+  housekeeping: (step: 'cleanup' | 'purgefull') => Promise<void>;
+  restore: (to: string) => Promise<void>;
+} {
+  const url = `file://${join(root, 'duplicity-target')}`;
+  const common = ['--archive-dir', join(root, 'duplicity-archive'), '--name', 'bench'];
+  const env = { PASSPHRASE: PASSWORD };
+  return {
+    backup: async (kind) => {
+      await run('duplicity', [kind, '--volsize', '25', ...common, source, url], { env, timeoutMs: 4 * HOUR });
+    },
+    housekeeping: async (step) => {
+      const args = step === 'cleanup' ? ['cleanup', '--force'] : ['remove-all-but-n-full', '1', '--force'];
+      await run('duplicity', [...args, ...common, url], { env, timeoutMs: 4 * HOUR });
+    },
+    restore: async (to) => {
+      await run('duplicity', ['restore', ...common, url, to], { env, timeoutMs: 4 * HOUR });
+    },
+  };
+}
+
+/** Files: ~half the bytes in small files of 1–64 KiB over nested directories, half in 64 MiB ones. */
+async function generate(dir: string, bytes: number): Promise<{ small: number; large: number; bytes: number }> {
+  const largeSize = 64 * 1024 * 1024;
+  const large = Math.max(1, Math.floor(bytes / 2 / largeSize));
+  let written = 0;
+  await mkdir(join(dir, 'large'), { recursive: true });
+  for (let i = 0; i < large; i++) {
+    const fh = await open(join(dir, 'large', `blob-${i}.bin`), 'w');
+    try {
+      for (let off = 0; off < largeSize; off += 4 * 1024 * 1024) await fh.write(randomBytes(4 * 1024 * 1024));
+    } finally {
+      await fh.close();
+    }
+    written += largeSize;
+  }
+  let small = 0;
+  while (written < bytes) {
+    const sub = join(dir, 'docs', String(Math.floor(small / 1000)), String(Math.floor(small / 50) % 20));
+    if (small % 50 === 0) await mkdir(sub, { recursive: true });
+    const size = 1024 + ((small * 7919) % (63 * 1024));
+    await writeFile(join(sub, `doc-${small}.bin`), randomBytes(size));
+    written += size;
+    small++;
+  }
+  return { small, large, bytes: written };
+}
+
+/** Rewrites 1% of the small files and a region of one large file: about 1% of the bytes. */
+async function changeOnePercent(dir: string, total: number): Promise<number> {
+  let changed = 0;
+  const docs = join(dir, 'docs');
+  const target = total / 100;
+  outer: for (const a of (await readdir(docs)).sort()) {
+    for (const b of (await readdir(join(docs, a))).sort()) {
+      const names = (await readdir(join(docs, a, b))).sort();
+      for (const name of names.filter((_, i) => i % 100 === 0)) {
+        const size = 1024 + Math.floor(Math.random() * 63 * 1024);
+        await writeFile(join(docs, a, b, name), randomBytes(size));
+        changed += size;
+        if (changed >= target / 2) break outer;
+      }
+    }
+  }
+  const region = Math.floor(target - changed);
+  const fh = await open(join(dir, 'large', 'blob-0.bin'), 'r+');
+  try {
+    await fh.write(randomBytes(region), 0, region, 16 * 1024 * 1024);
+  } finally {
+    await fh.close();
+  }
+  return changed + region;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t, value };
+}
+
+function row(label: string, agentMs: number, dupMs: number): void {
+  console.log(
+    `${label.padEnd(22)}${secs(agentMs).padStart(14)}${secs(dupMs).padStart(12)}${(agentMs / dupMs).toFixed(2).padStart(8)}`,
+  );
+}
+
+async function tool(bin: string, args: string[]): Promise<string> {
+  return (await run(bin, args)).stdout.trim().split('\n')[0] ?? bin;
+}
+
+async function du(dir: string): Promise<string> {
+  const kib = Number((await run('du', ['-sk', dir])).stdout.split('\t')[0]);
+  return mib(kib * 1024);
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function numberArg(args: string[], name: string, fallback: number): number {
+  const v = stringArg(args, name);
+  return v === undefined ? fallback : Number(v);
+}
+
+function stringArg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { runBackup } from '../../agent/backup/run-backup.ts';
+import { listBackups } from '../../agent/backup/snapshots.ts';
+import { checkRepository, restoreTest } from '../../agent/backup/verify.ts';
+import { removeAll, tempRoot, testContext, testTarget } from './helpers.ts';
+
+const CHILD = path.join(import.meta.dirname, 'fixtures', 'backup-child.ts');
+let root: string;
+
+before(async () => {
+  root = await tempRoot('backup-killed-');
+});
+
+after(async () => {
+  await removeAll(root);
+});
+
+test('a backup killed with SIGKILL mid-upload leaves the repository usable; the next backup succeeds', async () => {
+  const files = path.join(root, 'files');
+  await mkdir(files, { recursive: true });
+  // Incompressible data, enough for restic to be busy for a while.
+  for (let i = 0; i < 12; i++) await writeFile(path.join(files, `blob-${i}`), randomBytes(24 * 1024 * 1024));
+  await writeFile(path.join(files, 'small.txt'), 'small\n');
+  const target = testTarget({
+    appliance: 'killed',
+    repository: path.join(root, 'repo'),
+    volumes: [{ name: 'files', hostPath: files }],
+  });
+  const stateDir = path.join(root, 'state');
+
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(target), stateDir], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => {
+    child.once('exit', (_code, signal) => {
+      resolve(signal);
+    });
+  });
+  let killedAt: { bytesDone: number; totalBytes: number } | undefined;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const msg = JSON.parse(line) as { bytesDone?: number; totalBytes?: number; done?: boolean };
+    assert.notEqual(msg.done, true, 'the backup finished before it could be killed');
+    if (msg.bytesDone !== undefined && msg.bytesDone > 0 && msg.bytesDone < (msg.totalBytes ?? 0)) {
+      killedAt = { bytesDone: msg.bytesDone, totalBytes: msg.totalBytes ?? 0 };
+      // The whole process group: the node process and its restic child.
+      process.kill(-(child.pid as number), 'SIGKILL');
+      break;
+    }
+  }
+  assert.equal(await exited, 'SIGKILL');
+  assert.ok(killedAt !== undefined, 'restic reported progress before the kill');
+
+  // What the kill left: the backup's run lock, a restic lock, the staging directory.
+  await access(path.join(stateDir, 'backup', 'run.lock'));
+  assert.ok((await readdir(path.join(root, 'repo', 'locks'))).length > 0, 'restic left its lock');
+
+  const ctx = testContext(target, stateDir);
+  assert.deepEqual(await listBackups(ctx), []);
+  const next = await runBackup(ctx);
+  assert.ok(next.totalBytes >= 12 * 24 * 1024 * 1024);
+  assert.deepEqual(await readdir(path.join(root, 'repo', 'locks')), []);
+
+  const check = await checkRepository(ctx);
+  assert.equal(check.ok, true, check.message);
+  const proof = await restoreTest(ctx);
+  assert.equal(proof.ok, true, JSON.stringify(proof.mismatches));
+  assert.equal(proof.files, 13);
+  assert.equal((await listBackups(ctx)).length, 1);
+});

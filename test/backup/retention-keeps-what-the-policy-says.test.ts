@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { runBackup } from '../../agent/backup/run-backup.ts';
+import { listBackups } from '../../agent/backup/snapshots.ts';
+import { removeAll, tempRoot, testContext, testTarget } from './helpers.ts';
+
+let root: string;
+
+before(async () => {
+  root = await tempRoot('backup-retention-');
+});
+
+after(async () => {
+  await removeAll(root);
+});
+
+// Snapshot times (UTC). 2024-03-03 is a Sunday: ISO week 9 runs 02-26 … 03-03.
+const HISTORY = [
+  '2024-01-01T12:00:00Z',
+  '2024-01-15T12:00:00Z',
+  '2024-01-31T12:00:00Z',
+  '2024-02-10T12:00:00Z',
+  '2024-02-20T12:00:00Z', // newest of week 8: weekly
+  '2024-02-27T12:00:00Z',
+  '2024-02-28T12:00:00Z',
+  '2024-02-29T08:00:00Z',
+  '2024-02-29T12:00:00Z', // newest of February: monthly
+  '2024-03-01T12:00:00Z', // daily
+  '2024-03-02T12:00:00Z', // daily
+  '2024-03-03T08:00:00Z',
+];
+// The backup that applies retention: newest of its day, week and month.
+const LAST = '2024-03-03T12:00:00Z';
+
+test('retention after a successful backup keeps exactly daily 3, weekly 2, monthly 2', async () => {
+  const files = path.join(root, 'files');
+  await mkdir(files, { recursive: true });
+  const target = testTarget({
+    appliance: 'keeper',
+    repository: path.join(root, 'repo'),
+    volumes: [{ name: 'files', hostPath: files }],
+    policy: { keep_daily: 3, keep_weekly: 2, keep_monthly: 2 },
+  });
+  const ctx = testContext(target, path.join(root, 'state'));
+  for (const [i, time] of HISTORY.entries()) {
+    await writeFile(path.join(files, 'f.txt'), `version ${i}\n`);
+    await runBackup(ctx, { time: new Date(time), skipRetention: true });
+  }
+  assert.equal((await listBackups(ctx)).length, HISTORY.length);
+
+  await writeFile(path.join(files, 'f.txt'), 'last\n');
+  const last = await runBackup(ctx, { time: new Date(LAST) });
+  assert.equal(last.forgotten, HISTORY.length + 1 - 5);
+  assert.equal(last.retentionError, undefined);
+
+  const kept = (await listBackups(ctx)).map((s) => new Date(s.time).toISOString().replace('.000', ''));
+  assert.deepEqual(kept, [
+    '2024-02-20T12:00:00Z',
+    '2024-02-29T12:00:00Z',
+    '2024-03-01T12:00:00Z',
+    '2024-03-02T12:00:00Z',
+    LAST,
+  ]);
+});

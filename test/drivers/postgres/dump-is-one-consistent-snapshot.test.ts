@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import Docker from 'dockerode';
+import { PostgresDriver } from '../../../agent/drivers/postgres/postgres.ts';
+import { isAgentError } from '../../../agent/core/errors.ts';
+import {
+  ensureEnv,
+  removeLabelled,
+  startPostgres,
+  type EnvInfo,
+  type PostgresFixture,
+} from '../../support/docker-env.ts';
+import { connect, databaseDigest, pgPassword, sql } from '../../backup/helpers.ts';
+
+const LABEL = 'pg-driver';
+let env: EnvInfo;
+let fixture: PostgresFixture;
+let dir: string;
+let pg: PostgresDriver;
+let password: string;
+
+before(async () => {
+  env = await ensureEnv();
+  await removeLabelled(env, LABEL);
+  fixture = await startPostgres(env, LABEL);
+  dir = await mkdtemp(path.join(tmpdir(), 'pg-driver-'));
+  password = await pgPassword(fixture);
+  pg = new PostgresDriver({
+    docker: new Docker({ socketPath: env.socketPath }),
+    container: fixture.container,
+    database: fixture.database,
+    user: fixture.user,
+    password,
+  });
+});
+
+after(async () => {
+  await removeLabelled(env, LABEL);
+  await fixture.remove();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('the default check counts user tables with rows; a missing database has its own code', async () => {
+  assert.deepEqual(await pg.nonEmpty(), { nonEmpty: false, value: '0' });
+  await sql(fixture, 'CREATE SCHEMA extra; CREATE TABLE extra.t (x int)');
+  assert.equal((await pg.nonEmpty()).nonEmpty, false);
+  await sql(fixture, 'INSERT INTO extra.t VALUES (1)');
+  assert.deepEqual(await pg.nonEmpty(), { nonEmpty: true, value: '1' });
+  assert.equal((await pg.nonEmpty('SELECT false')).nonEmpty, false);
+  assert.equal((await pg.nonEmpty('SELECT true')).nonEmpty, true);
+
+  const missing = new PostgresDriver({
+    docker: new Docker({ socketPath: env.socketPath }),
+    container: fixture.container,
+    database: 'nope',
+    user: fixture.user,
+    password,
+  });
+  await assert.rejects(missing.nonEmpty(), (err) => {
+    assert.ok(isAgentError(err, 'DatabaseMissing'));
+    assert.doesNotMatch(err.message, new RegExp(password));
+    return true;
+  });
+});
+
+test('a dump taken during writes matches the table stats recorded with it, and restores to them', async () => {
+  // Every transaction inserts one row into each table: in any consistent snapshot the counts are equal.
+  await sql(fixture, 'CREATE TABLE a (id serial, v text); CREATE TABLE b (id serial, v text)');
+  await sql(
+    fixture,
+    `INSERT INTO a (v) SELECT md5(g::text) FROM generate_series(1, 20000) g;
+                      INSERT INTO b (v) SELECT md5(g::text) FROM generate_series(1, 20000) g;`,
+  );
+  const writer = await connect(fixture);
+  const load = { writing: true, writes: 0 };
+  const loop = (async () => {
+    while (load.writing) {
+      await writer.query(`BEGIN; INSERT INTO a (v) VALUES ('w'); INSERT INTO b (v) VALUES ('w'); COMMIT;`);
+      load.writes++;
+    }
+  })();
+  const file = path.join(dir, 'app.dump');
+  const dumped = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const atStart = load.writes;
+    const info = await pg.dump(file);
+    return { info, during: load.writes - atStart };
+  })();
+  const { info, during } = await dumped.finally(async () => {
+    load.writing = false;
+    await loop;
+    await writer.end();
+  });
+  assert.ok(during > 0, 'writes ran during the dump');
+  const byName = Object.fromEntries(info.tables.map((t) => [t.table, t]));
+  assert.equal(byName['public.a']?.rows, byName['public.b']?.rows, 'one snapshot for all tables');
+  assert.equal((await readFile(file)).subarray(0, 5).toString(), 'PGDMP');
+  assert.equal((await stat(file)).mode & 0o777, 0o600);
+  assert.equal(info.dumpBytes, (await stat(file)).size);
+  assert.equal(info.encoding, 'UTF8');
+
+  const scratch = await pg.restoreToScratch('copy', createReadStream(file), info);
+  assert.deepEqual(await pg.tableStats(scratch), info.tables);
+  await pg.dropDatabase(scratch);
+  assert.equal(await pg.databaseExists(scratch), false);
+});
+
+test('replacing the database from a dump leaves no object created after it', async () => {
+  const file = path.join(dir, 'before.dump');
+  const info = await pg.dump(file);
+  const before = await databaseDigest(fixture);
+  await sql(fixture, 'CREATE TABLE later (x int); INSERT INTO later VALUES (1); TRUNCATE a;');
+  await pg.replaceFromDump(createReadStream(file), info);
+  assert.deepEqual(await databaseDigest(fixture), before);
+  assert.equal(await pg.databaseExists('app__old'), false);
+  assert.equal(await pg.databaseExists('app__restore'), false);
+});
+
+test('a broken dump fails the restore and leaves the live database as it was', async () => {
+  const before = await databaseDigest(fixture);
+  const bad = path.join(dir, 'bad.dump');
+  const good = await readFile(path.join(dir, 'before.dump'));
+  await writeFile(bad, good.subarray(0, Math.floor(good.length / 2)));
+  await assert.rejects(pg.replaceFromDump(createReadStream(bad)), (err) => isAgentError(err, 'DatabaseRestoreFailed'));
+  assert.deepEqual(await databaseDigest(fixture), before);
+  assert.equal(await pg.databaseExists('app__restore'), false);
+});
