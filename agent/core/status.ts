@@ -18,10 +18,16 @@ export interface Condition {
 
 /** How one cycle ended. */
 export type CycleOutcome =
-  | { kind: 'applied'; revision: string; steps: number; plan?: unknown }
+  | { kind: 'applied'; revision: string; steps: number; plan?: unknown; notices?: Notice[] }
   | { kind: 'unchanged'; revision: string }
   | { kind: 'stalled'; revision?: string; reason: string; message: string; code: string }
   | { kind: 'failed'; revision?: string; reason: string; message: string; code: string };
+
+/** Something an operator must know about an apply, e.g. data lost by a snapshot restore. */
+export interface Notice {
+  code: string;
+  message: string;
+}
 
 export interface CycleRecord {
   revision?: string;
@@ -29,6 +35,7 @@ export interface CycleRecord {
   finishedAt: string;
   outcome: CycleOutcome['kind'];
   steps?: number;
+  notices?: Notice[];
   reason?: string;
   message?: string;
 }
@@ -43,6 +50,8 @@ export interface AgentStatus {
   conditions: Condition[];
   /** The plan of the last cycle that had one (secret-free, as rendered). */
   lastPlan?: unknown;
+  /** Notices of the last apply that changed something (kept until the next such apply). */
+  notices?: Notice[];
   lastError?: { code: string; reason: string; message: string; at: string; revision?: string };
   /** Most recent first. */
   history: CycleRecord[];
@@ -93,6 +102,7 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
       next.lastAppliedRevision = outcome.revision;
       if (outcome.kind === 'applied' || status.lastAppliedAt === undefined) next.lastAppliedAt = at;
       if (outcome.kind === 'applied' && outcome.plan !== undefined) next.lastPlan = outcome.plan;
+      if (outcome.kind === 'applied') next.notices = outcome.notices ?? [];
       delete next.stalledRevision;
       delete next.lastError;
       const message = `revision ${short(outcome.revision)} applied`;
@@ -121,7 +131,10 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
   next.conditions = conditions;
   const record: CycleRecord = { startedAt: startedAt.toISOString(), finishedAt: at, outcome: outcome.kind };
   if (outcome.revision !== undefined) record.revision = outcome.revision;
-  if (outcome.kind === 'applied') record.steps = outcome.steps;
+  if (outcome.kind === 'applied') {
+    record.steps = outcome.steps;
+    if (outcome.notices !== undefined && outcome.notices.length > 0) record.notices = outcome.notices;
+  }
   if (outcome.kind === 'stalled' || outcome.kind === 'failed') {
     record.reason = outcome.reason;
     record.message = outcome.message;

@@ -8,6 +8,7 @@ import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts
 import type { Logger } from '../lib/log.ts';
 import type { SecretRegistry } from '../lib/secrets.ts';
 import { applyOnce, type ApplyResult } from './apply-once.ts';
+import { expireDesiredSnapshots } from './snapshot-expiry.ts';
 import type { MachineDriver } from './executors.ts';
 import type { Cycle } from './reconciler.ts';
 
@@ -72,7 +73,14 @@ export function createCycle(deps: CycleDeps): Cycle {
       log: deps.log.child({ revision: desired.revision }),
       signal,
     });
-    if (result.applied) lastGood = desired;
+    if (result.applied) {
+      lastGood = desired;
+      for (const n of result.notices) deps.log.warn({ code: n.code }, n.message);
+      // Expiry is cheap (a listing) and tolerates snapshots already gone, so every good cycle runs it.
+      await expireDesiredSnapshots(desired, new Date(), deps.log).catch((err: unknown) => {
+        deps.log.warn({ err }, 'snapshot expiry failed; retried next cycle');
+      });
+    }
     return result;
   }
 
@@ -112,6 +120,7 @@ function outcomeOf(result: ApplyResult): CycleOutcome {
       revision: result.revision,
       steps: result.changeSet.length,
       plan: JSON.parse(planJson(result.plan)) as unknown,
+      notices: result.notices,
     };
   }
   const error = result.error ?? { code: 'NotConverged', message: 'the machine did not converge', terminal: false };

@@ -31,7 +31,10 @@ test('secret values are masked in messages, fields and nested errors', () => {
   const out = capture();
   const log = createLogger({ secrets, destination: out.stream });
   log.info({ url: 'https://user:hunter2-very-secret@example.org' }, 'connecting with hunter2-very-secret');
-  log.error({ err: new AgentError('X', 'failed: hunter2-very-secret', { data: { line: 'AAAABBBBCCCCDDDDEEEEFFFF' } }) }, 'boom');
+  log.error(
+    { err: new AgentError('X', 'failed: hunter2-very-secret', { data: { line: 'AAAABBBBCCCCDDDDEEEEFFFF' } }) },
+    'boom',
+  );
   assert.doesNotMatch(out.text(), /hunter2|AAAABBBBCCCCDDDD/);
   const [first, second] = out.lines();
   assert.equal(first!['msg'], 'connecting with [REDACTED]');

@@ -245,7 +245,7 @@ export interface HttpAnswer {
  */
 export function httpRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  options: { method?: string; headers?: Record<string, string>; timeoutMs?: number; body?: string } = {},
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
@@ -258,7 +258,7 @@ export function httpRequest(
     });
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error(`timeout: ${url}`)));
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
 
