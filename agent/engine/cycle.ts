@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import type { DesiredState } from '../core/desired.ts';
 import { secretValues } from '../core/desired.ts';
 import { AgentError, isAgentError } from '../core/errors.ts';
@@ -38,6 +39,7 @@ export interface CycleDeps {
  */
 export function createCycle(deps: CycleDeps): Cycle {
   let lastGood: DesiredState | undefined;
+  let expiredAt: Date | undefined;
 
   return async (_trigger, signal) => {
     const target = await fetchTarget(deps);
@@ -76,10 +78,16 @@ export function createCycle(deps: CycleDeps): Cycle {
     if (result.applied) {
       lastGood = desired;
       for (const n of result.notices) deps.log.warn({ code: n.code }, n.message);
-      // Expiry is cheap (a listing) and tolerates snapshots already gone, so every good cycle runs it.
-      await expireDesiredSnapshots(desired, new Date(), deps.log).catch((err: unknown) => {
-        deps.log.warn({ err }, 'snapshot expiry failed; retried next cycle');
-      });
+      const now = new Date();
+      if (expiryDue(desired, expiredAt, now)) {
+        // Tolerates snapshots already gone; a failure is retried on the next good cycle.
+        try {
+          await expireDesiredSnapshots(desired, now, deps.log);
+          expiredAt = now;
+        } catch (err) {
+          deps.log.warn({ err }, 'snapshot expiry failed; retried next cycle');
+        }
+      }
     }
     return result;
   }
@@ -93,6 +101,15 @@ export function createCycle(deps: CycleDeps): Cycle {
     if (!result.applied)
       deps.log.warn({ revision: lastGood.revision, error: result.error }, 'last good revision did not converge');
   }
+}
+
+/** schedules.snapshot_expiry: null disables it; otherwise once at start, then when the cron comes due. */
+function expiryDue(desired: DesiredState, last: Date | undefined, now: Date): boolean {
+  const cron = desired.schedules.snapshot_expiry;
+  if (cron === null) return false;
+  if (last === undefined) return true;
+  const next = new Cron(cron, { paused: true, timezone: desired.timezone }).nextRun(last);
+  return next !== null && next <= now;
 }
 
 interface Target {
