@@ -10,7 +10,8 @@ import { existingOutFiles, writeAppliance, type WriteResult } from '../provision
 import { formatDnsRecords } from '../provision/dns-records.ts';
 import { parseSecretKind, type SecretKind } from '../provision/generate-secrets.ts';
 import { selectApp } from '../provision/select-app.ts';
-import { publicUrl, readText, terminalProgress, urlHasCredentials } from '../provision/terminal.ts';
+import { publicUrl, urlHasCredentials } from '../lib/public-url.ts';
+import { readText, terminalProgress } from '../provision/terminal.ts';
 import { processIo, type CliIo } from './io.ts';
 import { pathExists } from '../lib/fs.ts';
 

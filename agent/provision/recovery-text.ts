@@ -2,6 +2,7 @@ import { AgentError } from '../core/errors.ts';
 import { DEFAULT_PAYLOAD_CHARS } from '../core/qr-chunks.ts';
 import { sha256Hex } from './container.ts';
 import { PAGE } from './qr-draw.ts';
+import { publicUrl } from '../lib/public-url.ts';
 
 /** What page 1 of the recovery sheet says. Nothing here may be a secret. */
 export interface RecoverySummary {
@@ -43,19 +44,7 @@ export function checkSummary(summary: RecoverySummary): RecoverySummary {
       terminal: true,
     });
   if (summary.repoUrl === undefined) return summary;
-  return { ...summary, repoUrl: withoutCredentials(summary.repoUrl) };
-}
-
-function withoutCredentials(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username === '' && u.password === '') return url;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
+  return { ...summary, repoUrl: publicUrl(summary.repoUrl) };
 }
 
 /** Page 1: who, when, which keys, which files, and how the codes are laid out. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { publicUrl, terminalProgress, urlHasCredentials } from '../../agent/provision/terminal.ts';
+import { publicUrl, urlHasCredentials } from '../../agent/lib/public-url.ts';
+import { terminalProgress } from '../../agent/provision/terminal.ts';
 
 test('terminal progress prints each step on its own line and redraws a counter in place', () => {
   let screen = '';
