@@ -1,13 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { AgentBackups, dataRecovery } from '../backup/agent-backups.ts';
 import { loadBootstrap } from '../config/bootstrap.ts';
 import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { loadIdentities } from '../config/sops/index.ts';
 import type { BootstrapConfig } from '../config/types.gen.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
-import { initialStatus, type AgentStatus } from '../core/status.ts';
+import { envFile } from '../config/load.ts';
+import { initialStatus, withBackup, type AgentStatus } from '../core/status.ts';
 import { createCycle } from '../engine/cycle.ts';
 import { dockerMachine } from '../engine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
@@ -74,15 +76,38 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   const restored = await readStatus(statusFile, config.name);
   // The cycle reads the status the reconciler last published (stalled revision, last error).
   let current: AgentStatus = restored ?? initialStatus(config.name, new Date());
+  // Backup jobs run exclusive of cycles (set once the reconciler exists, before anything runs).
+  let exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
+  const backups = new AgentBackups({
+    stateDir: config.state_dir,
+    log,
+    secrets,
+    exclusive: (fn) => exclusive(fn),
+  });
   const cycle = createCycle({
     name: config.name,
     source,
     decrypt: decryptEnvWith(identities),
-    driverFor: dockerMachine(join(config.state_dir, 'engine')),
+    driverFor: dockerMachine(join(config.state_dir, 'engine'), {
+      recover: dataRecovery({ stateDir: config.state_dir, log, secrets }),
+    }),
     stateDir: join(config.state_dir, 'engine'),
     log,
     secrets,
     status: () => current,
+    onApplied: async (desired, reader) => {
+      const envYml = await reader.readFile(envFile(config.name)).catch(() => undefined);
+      await backups.update(desired, envYml);
+    },
+    hold: async () => {
+      const holder = await backups.holder();
+      return holder === undefined
+        ? undefined
+        : {
+            code: 'RestoreInProgress',
+            message: `a ${holder.job} (pid ${holder.pid}, since ${holder.startedAt}) holds the machine; waiting`,
+          };
+    },
   });
   const reconciler = new Reconciler(
     {
@@ -96,17 +121,20 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     { appliance: config.name, intervalMs: config.poll_interval_seconds * 1000, status: current },
   );
 
+  exclusive = (fn) => reconciler.exclusive(fn);
+
   if (opts.once === true) {
     const outcome = await reconciler.trigger('once');
     process.stdout.write(`${JSON.stringify(secrets.scrubDeep(outcome))}\n`);
     process.exitCode = outcome.kind === 'applied' || outcome.kind === 'unchanged' ? 0 : 1;
+    await backups.stop();
     await reconciler.stop();
     return;
   }
   const r = reconciler;
   const api = await startHttpApi(
     {
-      status: () => r.status,
+      status: async () => withBackup(r.status, await backups.view().catch(() => undefined)),
       trigger: (reason) => void r.trigger(reason),
       log,
       secrets,
@@ -120,6 +148,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   log.info({ appliance: config.name, url: api.url, repo: config.repo.url }, 'agent started');
   r.start();
   await waitForSignal(log);
+  await backups.stop();
   await r.stop();
   await api.close();
   log.info('agent stopped');

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { dataRecovery } from '../backup/agent-backups.ts';
 import { describeError, isAgentError } from '../core/errors.ts';
 import { renderPlan } from '../core/plan-render.ts';
 import { applyOnce } from '../engine/apply-once.ts';
@@ -36,7 +37,8 @@ export async function runApply(opts: PlanCliOptions, io: CliIo): Promise<void> {
     secrets.add(...secretValues(desired));
     const log = createLogger({ level: 'warn', secrets });
     const stateDir = join(opts.stateDir, 'engine');
-    const result = await applyOnce({ desired, driver: dockerMachine(stateDir)(desired), stateDir, log });
+    const recover = dataRecovery({ stateDir: opts.stateDir, log, secrets });
+    const result = await applyOnce({ desired, driver: dockerMachine(stateDir, { recover })(desired), stateDir, log });
     if (opts.json === true) {
       io.stdout(`${JSON.stringify(secrets.scrubDeep(result), null, 2)}\n`);
     } else {

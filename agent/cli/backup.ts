@@ -5,6 +5,7 @@ import { createBackupContext, type BackupContext } from '../backup/context.ts';
 import { restoreBackup } from '../backup/restore.ts';
 import { runBackup } from '../backup/run-backup.ts';
 import { listBackups } from '../backup/snapshots.ts';
+import { btrfsSnapshotter } from '../backup/state-snapshotter.ts';
 import { checkRepository, restoreTest } from '../backup/verify.ts';
 import { envFile } from '../config/load.ts';
 import { backupMissed } from '../core/backup-status.ts';
@@ -101,19 +102,22 @@ restic repository named in env.yml backup.repository.`,
   desiredMachineOptions(backup.command('restore'))
     .description('restore files and database from a backup (the app is stopped, the current state kept first)')
     .option('--snapshot <id>', 'the backup to restore (default: the latest)')
-    .option('--no-pre-restore-backup', 'do not back up the current state first')
+    .option('--no-pre-restore-backup', 'do not keep the current state first (no snapshot, no backup)')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       `
-Stops the app's containers, backs up the current state (tag kind=pre-restore), restores the
-files and the database, checks them against the backup's manifest, swaps them in and starts
-the app. Until the swap, nothing live changes. Hold the agent (or stop it) meanwhile.`,
+Stops the app's containers, keeps the current state (a PRE_RESTORE snapshot when the data path
+is on btrfs, else a restic backup tagged kind=pre-restore), restores the files and the
+database, checks them against the backup's manifest, swaps them in and starts the app. Until
+the swap, nothing live changes. An agent using the same --state-dir waits meanwhile.`,
     )
     .action((opts: BackupCliOptions & { snapshot?: string; preRestoreBackup: boolean }) =>
       withLoaded('backup restore', opts, io, async ({ desired, ctx, envYml }) => {
+        const snapshotter = opts.preRestoreBackup ? await btrfsSnapshotter(desired, ctx.log) : undefined;
         const result = await restoreBackup(ctx, {
           app: dockerAppControl(new Docker(), desired),
+          ...(snapshotter === undefined ? {} : { snapshotter }),
           preRestoreBackup: opts.preRestoreBackup,
           ...(opts.snapshot === undefined ? {} : { snapshot: opts.snapshot }),
           ...(envYml === undefined ? {} : { envYml }),

@@ -121,7 +121,7 @@ export interface MigrationObservation {
   current?: MigrationRecord;
 }
 
-export type SnapshotKind = 'PRE_MIGRATE' | 'CLONE' | 'BACKUP';
+export type SnapshotKind = 'PRE_MIGRATE' | 'PRE_RESTORE' | 'CLONE' | 'BACKUP';
 
 /** One snapshot of the data volumes (database and files together). */
 export interface SnapshotInfo {

@@ -68,6 +68,16 @@ export interface BackupCondition {
   since: string;
 }
 
+/** The backup part of the agent's /status. */
+export interface BackupView {
+  /** env.yml has a backup repository. */
+  configured: boolean;
+  /** When each scheduled job runs next (ISO). */
+  next: { backup?: string; check?: string; restoreTest?: string };
+  condition: BackupCondition;
+  status: BackupStatus;
+}
+
 export function initialBackupStatus(now: Date): BackupStatus {
   return { since: now.toISOString(), counts: { succeeded: 0, failed: 0, checksFailed: 0, restoreTestsFailed: 0 } };
 }

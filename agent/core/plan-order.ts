@@ -14,6 +14,7 @@ const RANK: { [A in Action]: number } = {
   'snapshot.restore': 4,
   'app.migrate': 4,
   'app.reverse-migrate': 4,
+  'data.recover': 4,
   'container.rename': 5,
   'container.start': 6,
   'container.create': 6,
@@ -113,7 +114,7 @@ export function wireAfter(steps: Step[], meta: ReadonlyMap<string, StepMeta>): v
       s.after = ids((o) => o.action === 'image.pull');
     } else if (s.action === 'snapshot.create' || s.action === 'snapshot.restore') {
       s.after = extra;
-    } else if (s.action === 'app.migrate' || s.action === 'app.reverse-migrate') {
+    } else if (s.action === 'app.migrate' || s.action === 'app.reverse-migrate' || s.action === 'data.recover') {
       const uses = new Set(m.uses ?? []);
       s.after = [...ids((o) => uses.has(o.id)), ...removals, ...serviceSteps(new Set(m.dependsOn ?? [])), ...extra];
     } else if (s.action === 'container.remove') {

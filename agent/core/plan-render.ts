@@ -18,6 +18,7 @@ const VERB: { [A in Action]: { sign: string; verb: string } } = {
   'snapshot.restore': { sign: '<', verb: 'restore' },
   'app.migrate': { sign: '*', verb: 'migrate' },
   'app.reverse-migrate': { sign: '*', verb: 'migrate back' },
+  'data.recover': { sign: '<', verb: 'recover' },
 };
 
 const GROUPS: { title: string; actions: Action[] }[] = [
@@ -25,7 +26,14 @@ const GROUPS: { title: string; actions: Action[] }[] = [
   { title: 'Images', actions: ['image.pull'] },
   {
     title: 'Database and files',
-    actions: ['container.stop', 'snapshot.create', 'snapshot.restore', 'app.migrate', 'app.reverse-migrate'],
+    actions: [
+      'container.stop',
+      'snapshot.create',
+      'snapshot.restore',
+      'data.recover',
+      'app.migrate',
+      'app.reverse-migrate',
+    ],
   },
   {
     title: 'Containers',
@@ -85,6 +93,7 @@ export function summary(steps: readonly Step[]): string {
     'create',
     'stop',
     'snapshot',
+    'recover',
     'migrate',
     'migrate back',
     'restore',

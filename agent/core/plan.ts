@@ -3,6 +3,7 @@ import type { DesiredState } from './desired.ts';
 import { NEXT_SUFFIX, PREV_SUFFIX } from './names.ts';
 import { desiredContainers, desiredNetworks, desiredVolumes, type DesiredContainer } from './normalize.ts';
 import { migrationBlocked, planMigration, type MigrationPlan, type PlanRefusal } from './plan-migrate.ts';
+import { planRecovery } from './plan-recover.ts';
 import { orderSteps, wireAfter, type StepMeta } from './plan-order.ts';
 import { diffSpecs, shortRef } from './spec-diff.ts';
 import { RISK, type Action, type Step, type StepArgs } from './steps.ts';
@@ -95,10 +96,21 @@ class Planner {
     }
   }
 
-  /** The database steps (see planMigration), wired between the database and the app containers. */
+  /**
+   * The database steps (see planMigration and planRecovery), wired between the database and the
+   * app containers: recovery first, then migrations (asked again: the recovered data may be older).
+   */
   database(): void {
     if (migrationBlocked(this.desired, this.actual, this.blocked)) return;
     const m = planMigration(this.desired, this.actual, this.options.now);
+    const recover = planRecovery(this.desired, this.actual);
+    const db = this.desired.app.database === undefined ? [] : [this.desired.app.database.service];
+    if (recover !== undefined) {
+      this.steps.push(recover);
+      this.meta.set(recover.id, { dependsOn: db });
+      for (const s of m.steps) if (s.action === 'app.migrate') s.args.asked = false;
+      m.gate ??= recover.id;
+    }
     this.migration = m;
     const stops = m.steps.filter((s) => s.action === 'container.stop').map((s) => s.id);
     for (const step of m.steps) {
@@ -112,8 +124,12 @@ class Planner {
       } else if (step.action === 'app.migrate' || step.action === 'app.reverse-migrate') {
         this.meta.set(step.id, {
           uses: this.commandUses(step.args.service, step.args.image),
-          dependsOn: this.desired.app.database === undefined ? [] : [this.desired.app.database.service],
-          extraAfter: [...(step.args.snapshot === undefined ? [] : [step.args.snapshot]), ...stops],
+          dependsOn: db,
+          extraAfter: [
+            ...(step.args.snapshot === undefined ? [] : [step.args.snapshot]),
+            ...stops,
+            ...(recover === undefined ? [] : [recover.id]),
+          ],
         });
         const by = step.action === 'app.migrate' ? 'migrations' : 'reverse migrations';
         this.pullsWanted.set(step.args.image, [...(this.pullsWanted.get(step.args.image) ?? []), by]);

@@ -4,7 +4,9 @@
  * last applied one, so a failed commit never hides what is actually running.
  */
 
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled';
+import type { BackupView } from './backup-status.ts';
+
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'BackupMissed';
 
 export interface Condition {
   type: ConditionType;
@@ -59,6 +61,8 @@ export interface AgentStatus {
   cycles: Record<CycleOutcome['kind'], number>;
   lastCycleSeconds?: number;
   lastCycleFinishedAt?: string;
+  /** Backups (served in /status; not part of the persisted loop status). */
+  backup?: BackupView;
 }
 
 const HISTORY = 20;
@@ -164,4 +168,14 @@ function setCondition(
 
 function short(revision: string): string {
   return revision.slice(0, 12);
+}
+
+/** The status as served: the loop's, plus backups with their `BackupMissed` condition. */
+export function withBackup(status: AgentStatus, view: BackupView | undefined): AgentStatus {
+  if (view === undefined) return status;
+  return {
+    ...status,
+    conditions: [...status.conditions.filter((c) => c.type !== 'BackupMissed'), view.condition],
+    backup: view,
+  };
 }

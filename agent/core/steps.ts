@@ -50,6 +50,12 @@ export interface StepArgs {
     targetState: string;
     snapshot: string;
   };
+  /**
+   * env.yml `recover_from_backup` / `recover_from_dump` on an appliance whose app never ran:
+   * restore files and database (latest backup, or the dump) before its first start. The
+   * executor checks again that there is no data; with data it does nothing.
+   */
+  'data.recover': { source: 'backup' | 'dump'; dump?: string };
 }
 
 /** A data or database volume as snapshots hold it. */
@@ -99,6 +105,8 @@ export const RISK: { [A in Action]: Risk } = {
   'snapshot.restore': 'destructive',
   'app.migrate': 'destructive',
   'app.reverse-migrate': 'destructive',
+  // Only ever writes into an empty appliance.
+  'data.recover': 'safe',
 };
 
 /** Actions that change the database's contents: each needs a snapshot before it. */
@@ -131,5 +139,9 @@ export function subjectOf(step: Step): string {
     case 'app.migrate':
     case 'app.reverse-migrate':
       return `database (with ${step.args.image})`;
+    case 'data.recover':
+      return step.args.source === 'backup'
+        ? 'data (from the latest backup)'
+        : `database (from ${step.args.dump ?? ''})`;
   }
 }

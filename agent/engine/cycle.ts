@@ -29,6 +29,13 @@ export interface CycleDeps {
   log: Logger;
   secrets: SecretRegistry;
   status: () => AgentStatus;
+  /** After a revision is applied (or confirmed), with the reader of its commit. */
+  onApplied?: (desired: DesiredState, reader: RepoReader) => Promise<void>;
+  /**
+   * Why the machine must be left alone now (a restore in another process stops the app, and
+   * drift correction would start it again), or undefined. The cycle then waits and retries.
+   */
+  hold?: () => Promise<{ code: string; message: string } | undefined>;
 }
 
 /**
@@ -42,6 +49,17 @@ export function createCycle(deps: CycleDeps): Cycle {
   let expiredAt: Date | undefined;
 
   return async (_trigger, signal) => {
+    const held = await deps.hold?.();
+    if (held !== undefined) {
+      const revision = deps.status().lastAttemptedRevision;
+      return {
+        kind: 'failed',
+        reason: held.code,
+        code: held.code,
+        ...(revision === undefined ? {} : { revision }),
+        message: held.message,
+      };
+    }
     const target = await fetchTarget(deps);
     const stalled = deps.status().stalledRevision;
     if (target.revision !== undefined && stalled === target.revision) {
@@ -60,6 +78,13 @@ export function createCycle(deps: CycleDeps): Cycle {
     const desired = loaded.value;
     deps.secrets.add(...secretValues(desired));
     const result = await apply(desired, signal);
+    if (result.applied && deps.onApplied !== undefined) {
+      try {
+        await deps.onApplied(desired, target.reader);
+      } catch (err) {
+        deps.log.warn({ err }, 'after apply: a follower of applied revisions failed');
+      }
+    }
     if (target.error !== undefined) {
       // The source failed but its last accepted revision was applied: report the source error.
       return fromError(target.error, target.error instanceof AgentError ? refusedRevision(target.error) : undefined);

@@ -4,6 +4,14 @@ import { DockerDriver } from '../drivers/docker/driver.ts';
 import type { Logger } from '../lib/log.ts';
 import type { MachineDriver } from './executors.ts';
 import { ApplianceMachine } from './machine.ts';
+import type { RecoverData } from './recover-step.ts';
+
+export interface DockerMachineOptions {
+  docker?: Docker;
+  log?: Logger;
+  /** Recovery of a fresh appliance from its backup (see agent/backup/recover.ts). */
+  recover?: RecoverData;
+}
 
 /**
  * Machine drivers (Docker, snapshots, migrations) for successive desired states, sharing one
@@ -12,14 +20,15 @@ import { ApplianceMachine } from './machine.ts';
  */
 export function dockerMachine(
   stateDir: string,
-  docker: Docker = new Docker(),
-  log?: Logger,
+  options: DockerMachineOptions = {},
 ): (desired: DesiredState) => MachineDriver {
+  const docker = options.docker ?? new Docker();
   return (desired) =>
     new ApplianceMachine({
       desired,
       stateDir,
-      ...(log === undefined ? {} : { log }),
+      ...(options.log === undefined ? {} : { log: options.log }),
+      ...(options.recover === undefined ? {} : { recover: options.recover }),
       docker: new DockerDriver({
         docker,
         stateDir,

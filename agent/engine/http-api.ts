@@ -7,7 +7,8 @@ import { renderMetrics } from './metrics.ts';
 import { webhookAuthorized } from './webhook-auth.ts';
 
 export interface HttpApiDeps {
-  status: () => AgentStatus;
+  /** The status as served (the loop's, plus backups). */
+  status: () => AgentStatus | Promise<AgentStatus>;
   /** Starts a cycle (not awaited: the webhook answers at once). */
   trigger: (reason: string) => void;
   log: Logger;
@@ -43,15 +44,17 @@ export async function startHttpApi(
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/status') {
-      send(res, 200, deps.secrets.scrubDeep(deps.status()));
+      send(res, 200, deps.secrets.scrubDeep(await deps.status()));
     } else if (req.method === 'GET' && path === '/metrics') {
+      const text = renderMetrics(await deps.status(), now(), process.memoryUsage());
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(deps.secrets.scrub(renderMetrics(deps.status(), now(), process.memoryUsage())));
+      res.end(deps.secrets.scrub(text));
     } else if (req.method === 'GET' && path === '/healthz') {
-      const status = deps.status();
+      const status = await deps.status();
       const last = Date.parse(status.lastCycleFinishedAt ?? started.toISOString());
       const age = now().getTime() - last;
-      const ok = age <= options.staleAfterMs;
+      // A long backup job holds the loop on purpose: that is not a stuck loop.
+      const ok = age <= options.staleAfterMs || status.backup?.status.running?.pid === process.pid;
       send(res, ok ? 200 : 503, { ok, lastCycleAgeSeconds: Math.round(age / 1000) });
     } else if (req.method === 'POST' && path === '/sync') {
       const [code, reply] = await webhook(req);

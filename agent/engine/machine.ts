@@ -11,6 +11,7 @@ import { dataExecutors, dataRecoverers } from './data-steps.ts';
 import type { ExecContext, Executors, MachineDriver, Recoverers } from './executors.ts';
 import { readMigrationRecords, updateMigrationRecords, withCurrent } from './migration-records.ts';
 import { observeMigration } from './observe-migration.ts';
+import { recoverExecutor, recoverRecoverer, type RecoverData } from './recover-step.ts';
 import { expireSnapshots, type ExpiryResult } from './snapshot-expiry.ts';
 import { storageLayout } from './storage-layout.ts';
 
@@ -24,6 +25,8 @@ export interface ApplianceMachineOptions {
   log?: Logger;
   /** Opens the snapshot driver of a data path; default: btrfs when it is btrfs, else copies. */
   snapshots?: (root: string) => Promise<SnapshotDriver>;
+  /** Restores a fresh appliance from its backup (env.yml recover_from_backup); without it that step fails. */
+  recover?: RecoverData;
   now?: () => Date;
 }
 
@@ -60,8 +63,13 @@ export class ApplianceMachine implements MachineDriver {
       ...docker.executors,
       'volume.create': (step, ctx) => this.createVolume(step, ctx),
       ...dataExecutors(deps),
+      'data.recover': recoverExecutor(options.recover),
     };
-    this.recoverers = { ...docker.recoverers(desired.name), ...dataRecoverers(deps) };
+    this.recoverers = {
+      ...docker.recoverers(desired.name),
+      ...dataRecoverers(deps),
+      'data.recover': recoverRecoverer,
+    };
   }
 
   /** The data path snapshots live under, and the volumes they hold (none: no data volumes). */

@@ -1,3 +1,4 @@
+import { backupMetrics } from '../core/backup-status.ts';
 import type { AgentStatus } from '../core/status.ts';
 
 /** Process memory, as `process.memoryUsage()` reports it. */
@@ -48,6 +49,8 @@ export function renderMetrics(status: AgentStatus, now: Date, memory?: ProcessMe
       [`{${app},revision="${escapeLabel(status.lastAppliedRevision)}"}`, 1],
     ]);
   }
+  const backup = status.backup;
+  const backupLines = backup === undefined ? '' : backupMetrics(backup.status, backup.condition, status.appliance);
   if (memory !== undefined) {
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the agent process.', [['', memory.rss]]);
     metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', memory.heapUsed]]);
@@ -56,7 +59,7 @@ export function renderMetrics(status: AgentStatus, now: Date, memory?: ProcessMe
       ['', memory.external],
     ]);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${backupLines}`;
 }
 
 function escapeLabel(value: string): string {

@@ -32,6 +32,8 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private current: AgentStatus;
   private running: Promise<CycleOutcome> | undefined;
+  /** A job run by `exclusive` (a backup): no cycle starts until it ends. */
+  private holding: Promise<unknown> | undefined;
   private pending: { trigger: string; done: Promise<CycleOutcome> } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -62,19 +64,45 @@ export class Reconciler {
 
   /** Runs a cycle now, or right after the one in progress; resolves with its outcome. */
   trigger(reason: string): Promise<CycleOutcome> {
-    if (this.running === undefined) return this.run(reason);
-    const next = (): Promise<CycleOutcome> =>
-      this.stopped ? Promise.resolve(STOPPED) : this.run(this.pending?.trigger ?? reason);
-    this.pending ??= { trigger: reason, done: this.running.then(next, next) };
+    const busy = this.busy();
+    if (busy === undefined) return this.run(reason);
+    this.pending ??= { trigger: reason, done: this.afterBusy(busy, reason) };
     return this.pending.done;
   }
 
-  /** Stops scheduling, aborts the cycle in progress and waits for it to end. */
+  /**
+   * Runs `fn` when no cycle runs, and starts no cycle until it ends (triggers meanwhile run one
+   * cycle after it): a backup never meets an update half applied, and a restore's stopped app
+   * is not started again by drift correction.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    for (let busy = this.busy(); busy !== undefined; busy = this.busy()) await busy.catch(() => undefined);
+    const job = fn();
+    const held = job.catch(() => undefined);
+    this.holding = held;
+    try {
+      return await job;
+    } finally {
+      if (this.holding === held) this.holding = undefined;
+    }
+  }
+
+  /** Stops scheduling, aborts the cycle in progress and waits for it and any exclusive job to end. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.abort.abort(new AgentError('Stopping', 'the agent is stopping'));
-    await Promise.allSettled([this.running, this.pending?.done]);
+    await Promise.allSettled([this.running, this.holding, this.pending?.done]);
+  }
+
+  private busy(): Promise<unknown> | undefined {
+    return this.running ?? this.holding;
+  }
+
+  /** The pending cycle: runs once neither a cycle nor an exclusive job is in progress. */
+  private async afterBusy(busy: Promise<unknown>, reason: string): Promise<CycleOutcome> {
+    for (let b: Promise<unknown> | undefined = busy; b !== undefined; b = this.busy()) await b.catch(() => undefined);
+    return this.stopped ? STOPPED : this.run(this.pending?.trigger ?? reason);
   }
 
   private run(trigger: string): Promise<CycleOutcome> {

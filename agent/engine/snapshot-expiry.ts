@@ -19,11 +19,17 @@ export interface ExpiryResult {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** PRE_MIGRATE snapshots older than `policies.snapshots.pre_migrate_expiry_days` (default 7) at `now`. */
+/**
+ * PRE_MIGRATE and PRE_RESTORE snapshots (both kept only to undo one change) older than
+ * `policies.snapshots.pre_migrate_expiry_days` (default 7) at `now`.
+ */
 export function expiredSnapshots(snapshots: readonly SnapshotInfo[], desired: DesiredState, now: Date): SnapshotInfo[] {
   const days =
     (desired.policies.snapshots as { pre_migrate_expiry_days?: number } | undefined)?.pre_migrate_expiry_days ?? 7;
-  return snapshots.filter((s) => s.kind === 'PRE_MIGRATE' && now.getTime() - Date.parse(s.createdAt) > days * DAY_MS);
+  return snapshots.filter(
+    (s) =>
+      (s.kind === 'PRE_MIGRATE' || s.kind === 'PRE_RESTORE') && now.getTime() - Date.parse(s.createdAt) > days * DAY_MS,
+  );
 }
 
 /**

@@ -146,6 +146,18 @@ export function applyToFake(actual: ActualState, step: Step): ActualState {
       });
       break;
     }
+    case 'data.recover': {
+      const migration = m.migration;
+      if (m.containers.some((c) => c.service !== undefined && isAppService(m, c.service)))
+        fail('recovery runs while the app has containers');
+      // Without the generator's role labels (golden cases), any running container stands for it.
+      const db = dbService(m);
+      if (!m.containers.some((c) => c.state === 'running' && (db === undefined || c.service === db)))
+        fail('the database is not running');
+      // The recovered data is at the backup's migration state: asked again by the migrate step.
+      if (migration !== undefined) m.migration = { ...migration, dataExists: true };
+      break;
+    }
     case 'snapshot.restore':
     case 'app.migrate':
     case 'app.reverse-migrate': {

@@ -91,6 +91,12 @@ function withMigrations(d: DesiredState, options: { reverse?: boolean; restore?:
   return d;
 }
 
+/** env.yml `recover_from_backup: true`, as on a replacement appliance. */
+function recovering(d: DesiredState): DesiredState {
+  d.site = { ...d.site, recover_from_backup: true };
+  return d;
+}
+
 function record(image: string, state: string): MigrationRecord {
   return {
     imageRef: image,
@@ -168,6 +174,15 @@ export function goldenCases(): Record<string, GoldenCase> {
     'name-conflicts': { desired: demo(), actual: conflict },
     'first-install-migrates': {
       desired: withMigrations(demo()),
+      actual: withData(emptyMachine('acme'), {
+        status: 'unknown',
+        image: V1,
+        note: 'the database (postgres) is not running',
+        dataExists: false,
+      }),
+    },
+    'fresh-appliance-recovers-from-backup': {
+      desired: recovering(withMigrations(demo())),
       actual: withData(emptyMachine('acme'), {
         status: 'unknown',
         image: V1,

@@ -128,3 +128,65 @@ test('a non-agent error counts as a transient failure and the status says so', a
   assert.equal(r.status.lastError?.message, 'socket hang up');
   await r.stop();
 });
+
+test('an exclusive job waits for the running cycle, and cycles triggered meanwhile run once after it', async () => {
+  const events: string[] = [];
+  const cycleGate = deferred();
+  const jobGate = deferred();
+  let cycles = 0;
+  const r = new Reconciler(
+    {
+      log: quiet,
+      cycle: async (trigger) => {
+        cycles++;
+        events.push(`cycle ${trigger} start`);
+        if (cycles === 1) await cycleGate.promise;
+        events.push(`cycle ${trigger} end`);
+        return { kind: 'unchanged', revision: 'abc' };
+      },
+    },
+    { appliance: 'demo', intervalMs: 60_000 },
+  );
+  const first = r.trigger('poll');
+  const job = r.exclusive(async () => {
+    events.push('job start');
+    await jobGate.promise;
+    events.push('job end');
+    return 42;
+  });
+  cycleGate.resolve();
+  await first;
+  // The job holds the loop now: triggers wait for it and coalesce.
+  await new Promise((resolve) => setImmediate(resolve));
+  const a = r.trigger('webhook');
+  const b = r.trigger('poll');
+  assert.equal(a, b);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(events, ['cycle poll start', 'cycle poll end', 'job start']);
+  jobGate.resolve();
+  assert.equal(await job, 42);
+  await a;
+  await r.stop();
+  assert.deepEqual(events, [
+    'cycle poll start',
+    'cycle poll end',
+    'job start',
+    'job end',
+    'cycle webhook start',
+    'cycle webhook end',
+  ]);
+});
+
+test('a failing exclusive job releases the loop', async () => {
+  const r = new Reconciler(
+    { log: quiet, cycle: () => Promise.resolve({ kind: 'unchanged', revision: 'abc' }) },
+    { appliance: 'demo', intervalMs: 60_000 },
+  );
+  await assert.rejects(
+    r.exclusive(() => Promise.reject(new Error('restic exploded'))),
+    /restic exploded/,
+  );
+  const outcome = await r.trigger('poll');
+  assert.equal(outcome.kind, 'unchanged');
+  await r.stop();
+});

@@ -16,7 +16,7 @@ const exampleRepo = join(projectRoot, 'example-config-repo');
 const keys = join(projectRoot, 'test', 'fixtures', 'keys');
 
 export interface FleetOptions {
-  /** Everything lives here (emptied first): work/, srv/fleet.git, keys/, state/, data/. */
+  /** Everything lives here (emptied first): work/, srv/fleet.git, keys/, state/, data/, restic/. */
   root: string;
   env: EnvInfo;
   /** Appliance name; the example's `demo` appliance is copied under it. */
@@ -75,6 +75,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   await files.env((doc) => {
     registryLogin(env.registry.url, env.registry.username, env.registry.password)(doc);
     doc.setIn(['storage', 'paths', 'data'], join(root, 'data'));
+    // Each fleet backs up into its own repository, never the example's /var/backups path.
+    doc.setIn(['backup', 'repository'], join(root, 'restic'));
   });
   await files.app((doc) => {
     doc.setIn(['services', 'web', 'ports', 0, 'host'], webPort);

@@ -10,7 +10,7 @@ import { exists, renameIfThere, volumeOpsFor, type VolumeOps } from './volume-op
 
 const DIR = '.snapshots';
 const META = 'snapshot.json';
-const KINDS: readonly SnapshotKind[] = ['PRE_MIGRATE', 'CLONE', 'BACKUP'];
+const KINDS: readonly SnapshotKind[] = ['PRE_MIGRATE', 'PRE_RESTORE', 'CLONE', 'BACKUP'];
 
 /**
  * The snapshot driver for the filesystem the data path is on: btrfs when it is btrfs, plain

@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { backupMissed, type BackupView } from '../core/backup-status.ts';
+import { backupTargetOf, type BackupTarget } from '../core/backup-target.ts';
+import type { DesiredState } from '../core/desired.ts';
+import type { RecoverData } from '../engine/recover-step.ts';
+import type { Logger } from '../lib/log.ts';
+import type { SecretRegistry } from '../lib/secrets.ts';
+import { createBackupContext, type BackupContext } from './context.ts';
+import { recoverIfRequested } from './recover.ts';
+import { lockHolder, type LockHolder } from './run-lock.ts';
+import { BackupScheduler, type ScheduledJob } from './scheduler.ts';
+import { BackupStatusStore } from './status-store.ts';
+
+export interface AgentBackupsOptions {
+  /** The agent's state directory (backups keep theirs in `backup/` below it). */
+  stateDir: string;
+  log: Logger;
+  secrets: SecretRegistry;
+  /** Runs a job while no reconcile cycle runs and keeps cycles out until it ends. */
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
+  now?: () => Date;
+}
+
+/** Jobs of another process that the reconcile loop must not run beside: they stop the app. */
+const HOLDING_JOBS = new Set(['restore', 'recover']);
+
+/**
+ * The daemon's side of backups: schedules follow the applied desired state, jobs run exclusive
+ * of reconcile cycles, the status feeds /status and /metrics, and a restore started by
+ * `appliance backup restore` in another process holds the reconcile loop.
+ */
+export class AgentBackups {
+  private readonly scheduler: BackupScheduler;
+  private readonly store: BackupStatusStore;
+  private readonly dir: string;
+  private readonly now: () => Date;
+  private target: BackupTarget | undefined;
+  private revision: string | undefined;
+  private envYml: string | undefined;
+
+  constructor(private readonly options: AgentBackupsOptions) {
+    this.dir = path.join(options.stateDir, 'backup');
+    this.store = new BackupStatusStore(this.dir);
+    this.now = options.now ?? (() => new Date());
+    this.scheduler = new BackupScheduler({
+      log: options.log.child({ component: 'backup' }),
+      envYml: () => Promise.resolve(this.envYml),
+      exclusive: (_job, fn) => options.exclusive(fn),
+    });
+  }
+
+  /** After a revision is applied: its targets, schedules and (encrypted) env.yml. */
+  async update(desired: DesiredState, envYml: string | undefined): Promise<void> {
+    this.envYml = envYml;
+    if (desired.revision === this.revision) return;
+    const first = this.revision === undefined;
+    this.revision = desired.revision;
+    this.target = backupTargetOf(desired);
+    this.scheduler.update(this.context(this.target));
+    // The age of a first backup that never comes is measured from here (BackupMissed).
+    if (first) await this.store.update(this.now(), (s) => s);
+  }
+
+  /** Runs a job now (as the schedule would); false when it failed or was skipped. */
+  run(job: ScheduledJob): Promise<boolean> {
+    return this.scheduler.run(job);
+  }
+
+  /** The backup part of /status, or undefined before a revision was applied. */
+  async view(): Promise<BackupView | undefined> {
+    const target = this.target;
+    if (target === undefined) return undefined;
+    const now = this.now();
+    const status = await this.store.read(now);
+    const configured = target.repository !== undefined;
+    const next = this.scheduler.nextRuns();
+    return {
+      configured,
+      next: {
+        ...(next.backup === undefined ? {} : { backup: next.backup.toISOString() }),
+        ...(next.check === undefined ? {} : { check: next.check.toISOString() }),
+        ...(next['restore-test'] === undefined ? {} : { restoreTest: next['restore-test'].toISOString() }),
+      },
+      condition: backupMissed(status, { configured, maxAgeHours: target.policy.max_age_hours }, now),
+      status,
+    };
+  }
+
+  /** A restore or recovery another process runs now: the reconcile loop must wait for it. */
+  async holder(): Promise<LockHolder | undefined> {
+    const holder = await lockHolder(this.dir);
+    return holder !== undefined && holder.pid !== process.pid && HOLDING_JOBS.has(holder.job) ? holder : undefined;
+  }
+
+  /** Stops the schedules; a running job finishes. */
+  stop(): Promise<unknown> {
+    return this.scheduler.stop();
+  }
+
+  private context(target: BackupTarget): BackupContext {
+    return createBackupContext(target, {
+      stateDir: this.options.stateDir,
+      log: this.options.log,
+      secrets: this.options.secrets,
+    });
+  }
+}
+
+/** Recovery of a fresh appliance (the `data.recover` step) with the agent's state directory. */
+export function dataRecovery(options: { stateDir: string; log: Logger; secrets: SecretRegistry }): RecoverData {
+  return (desired) =>
+    recoverIfRequested(
+      createBackupContext(backupTargetOf(desired), {
+        stateDir: options.stateDir,
+        log: options.log,
+        secrets: options.secrets,
+      }),
+    );
+}
