@@ -17,6 +17,8 @@ import type { Cycle } from './reconciler.ts';
 export interface CycleSource {
   sync(): Promise<{ revision: string; reader: RepoReader }>;
   current(): Promise<{ revision: string; reader: RepoReader } | undefined>;
+  /** An earlier revision still in the local store (the last applied one after a restart). */
+  at?(revision: string): Promise<{ revision: string; reader: RepoReader } | undefined>;
 }
 
 export interface CycleDeps {
@@ -118,13 +120,32 @@ export function createCycle(deps: CycleDeps): Cycle {
   }
 
   async function keepLastGood(why: string, signal: AbortSignal): Promise<void> {
+    lastGood ??= await loadLastApplied();
     if (lastGood === undefined) {
-      deps.log.warn({ why }, 'no earlier good revision in this run: the machine is left as it is');
+      deps.log.warn({ why }, 'no earlier good revision is known: the machine is left as it is');
       return;
     }
     const result = await apply(lastGood, signal);
     if (!result.applied)
       deps.log.warn({ revision: lastGood.revision, error: result.error }, 'last good revision did not converge');
+  }
+
+  /** After a restart the last applied revision is read again from the local git store. */
+  async function loadLastApplied(): Promise<DesiredState | undefined> {
+    const revision = deps.status().lastAppliedRevision;
+    if (revision === undefined || deps.source.at === undefined) return undefined;
+    try {
+      const found = await deps.source.at(revision);
+      if (found === undefined) return undefined;
+      const loaded = await loadDesired(found.reader, deps.name, { decrypt: deps.decrypt, revision });
+      if (!loaded.ok) return undefined;
+      deps.secrets.add(...secretValues(loaded.value));
+      deps.log.info({ revision }, 'the last applied revision is in force again');
+      return loaded.value;
+    } catch (err) {
+      deps.log.warn({ err, revision }, 'the last applied revision could not be read again');
+      return undefined;
+    }
   }
 }
 

@@ -120,6 +120,15 @@ export class GitSource {
     return gitdir === undefined ? undefined : { revision: state.revision, reader: this.reader(gitdir, state.revision) };
   }
 
+  /**
+   * A reader of an earlier accepted revision (the last applied one, after a restart on a
+   * stalled head); undefined when no local store holds it any more.
+   */
+  async at(revision: string): Promise<CurrentRevision | undefined> {
+    const gitdir = await this.stores.locate(revision);
+    return gitdir === undefined ? undefined : { revision, reader: this.reader(gitdir, revision) };
+  }
+
   /** Polls the remote and moves to its head if acceptable. Concurrent calls share one run. */
   sync(): Promise<SyncResult> {
     this.inflight ??= this.syncOnce()

@@ -131,6 +131,24 @@ test('a commit with a schema error stalls with file, path and reason; the stack 
   assert.equal(s.lastAppliedRevision, applied);
   assert.equal((await appAnswer(fleet)).version, 'v1');
 
+  // Restarted on the stalled head, the agent still corrects drift from the last applied revision.
+  await agent.stop();
+  const cycleAfter = (since: string) => async (): Promise<boolean> => {
+    const x = await agentStatus(fleet);
+    return (x?.lastCycleFinishedAt ?? '') > since && !cond(x ?? s, 'Reconciling').status;
+  };
+  const restarted = new Date().toISOString();
+  agent = await startAgent(fleet, env);
+  await waitFor('the first cycle after the restart', 120_000, cycleAfter(restarted));
+  const web = (await containerIds(env, name))['web'] ?? '';
+  await docker(env, ['stop', '-t', '1', web]);
+  const stopped = new Date().toISOString();
+  assert.equal(await webhook(fleet), 202);
+  await waitFor('the drift cycle', 120_000, cycleAfter(stopped));
+  const state = await docker(env, ['inspect', '--format', '{{.State.Status}}', web]);
+  assert.equal(state.stdout.trim(), 'running', 'web was started again from the last applied revision');
+  assert.equal(cond((await agentStatus(fleet)) ?? s, 'Stalled').reason, 'ConfigInvalid');
+
   head = await fleet.commit('Fix the typo', async (f) => {
     await f.appliance((doc) => doc.delete('imagez'));
   });

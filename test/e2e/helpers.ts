@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentStatus } from '../../agent/core/status.ts';
+import type { AgentStatus, ConditionType } from '../../agent/core/status.ts';
 import { signBody } from '../../agent/engine/webhook-auth.ts';
 import { docker, httpRequest, type EnvInfo } from '../support/docker-env.ts';
 import { agentStatus, waitFor, type Fleet } from '../support/fleet.ts';
@@ -44,7 +44,7 @@ export function waitForCycleOn(
   });
 }
 
-export function cond(s: AgentStatus, type: 'Ready' | 'Stalled'): { status: boolean; reason: string; message: string } {
+export function cond(s: AgentStatus, type: ConditionType): { status: boolean; reason: string; message: string } {
   const c = s.conditions.find((x) => x.type === type);
   if (c === undefined) throw new Error(`no ${type} condition`);
   return c;
