@@ -12,7 +12,11 @@ import { checkAppliance, checkEnv } from './site-rules.ts';
 import { checkSopsShape } from './sops-shape.ts';
 import type { AppDefinition, ApplianceConfig, EnvConfig } from './types.gen.ts';
 
-/** Where the loader reads repository files from: a directory, a git tree, a test fixture. */
+/**
+ * Where the loader reads repository files from: a directory, a git tree, a test fixture. Both
+ * real readers refuse the same things with the same codes: `PathEscape` (a path or symlink
+ * leading out of the repository), `FileTooLarge`.
+ */
 export interface RepoReader {
   /** Text of a repository-relative file, or undefined when it does not exist. */
   readFile(rel: string): Promise<string | undefined>;

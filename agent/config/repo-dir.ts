@@ -7,7 +7,7 @@ import { DEFAULT_MAX_BYTES } from './parse-yaml.ts';
 /**
  * A RepoReader over a directory (a checkout or a working tree). Paths must stay inside the
  * root, also through symlinks; files larger than `maxBytes` are refused. Refusals are
- * AgentErrors (RepoPathOutside, RepoFileTooLarge), which the loader reports as config issues.
+ * AgentErrors (PathEscape, FileTooLarge: the same codes as the git tree reader), which the loader reports as config issues.
  */
 export function dirRepoReader(root: string, options: { maxBytes?: number } = {}): RepoReader {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -27,7 +27,7 @@ export function dirRepoReader(root: string, options: { maxBytes?: number } = {})
         const st = await fh.stat();
         if (!st.isFile()) return undefined;
         if (st.size > maxBytes) {
-          throw new AgentError('RepoFileTooLarge', `file is larger than the limit of ${maxBytes} bytes`, {
+          throw new AgentError('FileTooLarge', `file is larger than the limit of ${maxBytes} bytes`, {
             terminal: true,
             data: { file: rel, size: st.size, maxBytes },
           });
@@ -56,7 +56,7 @@ export function dirRepoReader(root: string, options: { maxBytes?: number } = {})
 /** The absolute path of `rel` under `base`, refusing escapes; undefined when it does not exist. */
 async function inside(base: string, rel: string): Promise<string | undefined> {
   if (isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
-    throw new AgentError('RepoPathOutside', `path '${rel}' leaves the repository`, {
+    throw new AgentError('PathEscape', `path '${rel}' leaves the repository`, {
       terminal: true,
       data: { path: rel },
     });
@@ -72,7 +72,7 @@ async function inside(base: string, rel: string): Promise<string | undefined> {
   }
   const r = relative(realBase, real);
   if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
-    throw new AgentError('RepoPathOutside', `path '${rel}' leads outside the repository (symlink)`, {
+    throw new AgentError('PathEscape', `path '${rel}' leads outside the repository (symlink)`, {
       terminal: true,
       data: { path: rel },
     });

@@ -28,7 +28,7 @@ test('refuses .. paths, absolute paths, symlinks out of the root, and oversized 
   await writeFile(join(root, 'big.yml'), 'x'.repeat(100));
   const repo = dirRepoReader(root, { maxBytes: 50 });
   for (const rel of ['../outside.yml', '/etc/passwd', 'link.yml']) {
-    await assert.rejects(repo.readFile(rel), (err: unknown) => isAgentError(err, 'RepoPathOutside'), rel);
+    await assert.rejects(repo.readFile(rel), (err: unknown) => isAgentError(err, 'PathEscape'), rel);
   }
-  await assert.rejects(repo.readFile('big.yml'), (err: unknown) => isAgentError(err, 'RepoFileTooLarge'));
+  await assert.rejects(repo.readFile('big.yml'), (err: unknown) => isAgentError(err, 'FileTooLarge'));
 });
