@@ -8,7 +8,7 @@ import type { SecretRegistry } from '../lib/secrets.ts';
 import { createBackupContext, type BackupContext } from './context.ts';
 import { recoverIfRequested } from './recover.ts';
 import { lockHolder, type LockHolder } from './run-lock.ts';
-import { BackupScheduler, type ScheduledJob } from './scheduler.ts';
+import { BackupScheduler } from './scheduler.ts';
 import { BackupStatusStore } from './status-store.ts';
 
 export interface AgentBackupsOptions {
@@ -49,21 +49,19 @@ export class AgentBackups {
     });
   }
 
-  /** After a revision is applied: its targets, schedules and (encrypted) env.yml. */
-  async update(desired: DesiredState, envYml: string | undefined): Promise<void> {
-    this.envYml = envYml;
+  /**
+   * After a revision is applied: its targets, schedules and (encrypted) env.yml, read only when
+   * the revision is new (a no-op cycle does no I/O here).
+   */
+  async update(desired: DesiredState, readEnvYml: () => Promise<string | undefined>): Promise<void> {
     if (desired.revision === this.revision) return;
+    this.envYml = await readEnvYml();
     const first = this.revision === undefined;
     this.revision = desired.revision;
     this.target = backupTargetOf(desired);
-    this.scheduler.update(this.context(this.target));
+    this.scheduler.update(agentContext(this.target, this.options));
     // The age of a first backup that never comes is measured from here (BackupMissed).
     if (first) await this.store.update(this.now(), (s) => s);
-  }
-
-  /** Runs a job now (as the schedule would); false when it failed or was skipped. */
-  run(job: ScheduledJob): Promise<boolean> {
-    return this.scheduler.run(job);
   }
 
   /** The backup part of /status, or undefined before a revision was applied. */
@@ -96,24 +94,16 @@ export class AgentBackups {
   stop(): Promise<unknown> {
     return this.scheduler.stop();
   }
+}
 
-  private context(target: BackupTarget): BackupContext {
-    return createBackupContext(target, {
-      stateDir: this.options.stateDir,
-      log: this.options.log,
-      secrets: this.options.secrets,
-    });
-  }
+type ContextOptions = Pick<AgentBackupsOptions, 'stateDir' | 'log' | 'secrets'>;
+
+/** A backup context with the agent's state directory, log and secret registry. */
+function agentContext(target: BackupTarget, options: ContextOptions): BackupContext {
+  return createBackupContext(target, { stateDir: options.stateDir, log: options.log, secrets: options.secrets });
 }
 
 /** Recovery of a fresh appliance (the `data.recover` step) with the agent's state directory. */
-export function dataRecovery(options: { stateDir: string; log: Logger; secrets: SecretRegistry }): RecoverData {
-  return (desired) =>
-    recoverIfRequested(
-      createBackupContext(backupTargetOf(desired), {
-        stateDir: options.stateDir,
-        log: options.log,
-        secrets: options.secrets,
-      }),
-    );
+export function dataRecovery(options: ContextOptions): RecoverData {
+  return (desired) => recoverIfRequested(agentContext(backupTargetOf(desired), options));
 }

@@ -95,10 +95,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     log,
     secrets,
     status: () => current,
-    onApplied: async (desired, reader) => {
-      const envYml = await reader.readFile(envFile(config.name)).catch(() => undefined);
-      await backups.update(desired, envYml);
-    },
+    onApplied: (desired, reader) =>
+      backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined)),
     hold: async () => {
       const holder = await backups.holder();
       return holder === undefined
