@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import Docker from 'dockerode';
+import { DockerClient } from '../drivers/docker/client.ts';
 import { dockerAppControl } from '../backup/app-control.ts';
 import { createBackupContext, type BackupContext } from '../backup/context.ts';
 import { restoreBackup } from '../backup/restore.ts';
@@ -113,7 +113,7 @@ the app. Until the swap, nothing live changes. Hold the agent (or stop it) meanw
     .action((opts: BackupCliOptions & { snapshot?: string; preRestoreBackup: boolean }) =>
       withLoaded('backup restore', opts, io, async ({ desired, ctx, envYml }) => {
         const result = await restoreBackup(ctx, {
-          app: dockerAppControl(new Docker(), desired),
+          app: dockerAppControl(new DockerClient(), desired),
           preRestoreBackup: opts.preRestoreBackup,
           ...(opts.snapshot === undefined ? {} : { snapshot: opts.snapshot }),
           ...(envYml === undefined ? {} : { envYml }),

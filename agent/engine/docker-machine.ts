@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import { DockerClient } from '../drivers/docker/client.ts';
 import type { DesiredState } from '../core/desired.ts';
 import { DockerDriver } from '../drivers/docker/driver.ts';
 import type { Logger } from '../lib/log.ts';
@@ -12,7 +12,7 @@ import { ApplianceMachine } from './machine.ts';
  */
 export function dockerMachine(
   stateDir: string,
-  docker: Docker = new Docker(),
+  docker: DockerClient = new DockerClient(),
   log?: Logger,
 ): (desired: DesiredState) => MachineDriver {
   return (desired) =>
