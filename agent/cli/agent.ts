@@ -78,7 +78,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     name: config.name,
     source,
     decrypt: decryptEnvWith(identities),
-    driverFor: dockerMachine(join(config.state_dir, 'engine')),
+    driverFor: dockerMachine(join(config.state_dir, 'engine'), { log }),
     stateDir: join(config.state_dir, 'engine'),
     log,
     secrets,

@@ -36,7 +36,7 @@ export async function runApply(opts: PlanCliOptions, io: CliIo): Promise<void> {
     secrets.add(...secretValues(desired));
     const log = createLogger({ level: 'warn', secrets });
     const stateDir = join(opts.stateDir, 'engine');
-    const result = await applyOnce({ desired, driver: dockerMachine(stateDir)(desired), stateDir, log });
+    const result = await applyOnce({ desired, driver: dockerMachine(stateDir, { log })(desired), stateDir, log });
     if (opts.json === true) {
       io.stdout(`${JSON.stringify(secrets.scrubDeep(result), null, 2)}\n`);
     } else {

@@ -1,5 +1,5 @@
-import { DockerClient } from '../drivers/docker/client.ts';
 import type { DesiredState } from '../core/desired.ts';
+import { DockerClient } from '../drivers/docker/client.ts';
 import { DockerDriver } from '../drivers/docker/driver.ts';
 import type { Logger } from '../lib/log.ts';
 import type { MachineDriver } from './executors.ts';
@@ -9,12 +9,14 @@ import { ApplianceMachine } from './machine.ts';
  * Machine drivers (Docker, snapshots, migrations) for successive desired states, sharing one
  * engine client. A new driver per state because registry credentials come from env.yml and may
  * change with any commit, and the storage layout and app commands with the app definition.
+ * Pass the root `log`: without one, each machine makes a stderr logger of its own.
  */
 export function dockerMachine(
   stateDir: string,
-  docker: DockerClient = new DockerClient(),
-  log?: Logger,
+  options: { docker?: DockerClient; log?: Logger } = {},
 ): (desired: DesiredState) => MachineDriver {
+  const docker = options.docker ?? new DockerClient();
+  const log = options.log;
   return (desired) =>
     new ApplianceMachine({
       desired,
