@@ -122,11 +122,40 @@ export async function unwrapDataKey(
   }
   for (const entry of entries) {
     try {
-      const key = await decrypter.decrypt(age.armor.decode(entry.enc));
+      const key = await readStream(await decrypter.decrypt(streamOf(age.armor.decode(entry.enc))));
       if (key.length === 32) return key;
     } catch {
       // Not for one of our identities (or a damaged blob): try the next recipient.
     }
   }
   return undefined;
+}
+
+// Given bytes, age reads its output with `new Response(stream)`, which loads Node's fetch
+// implementation (undici, ~4 MB resident) into the daemon; streams in and out avoid that.
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+async function readStream(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  // A plain array, not a Buffer: small Buffers share a pool slab, and this holds a key.
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
