@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { DesiredState } from '../core/desired.ts';
 import { secretValues } from '../core/desired.ts';
+import { cronZone } from '../core/cron.ts';
 import { AgentError, isAgentError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
 import type { CycleOutcome, AgentStatus } from '../core/status.ts';
@@ -123,7 +124,7 @@ function expirySchedule(): { due(desired: DesiredState, last: Date | undefined, 
       if (last === undefined) return true;
       const key = `${cron}\n${desired.timezone}\n${last.toISOString()}`;
       if (memo?.key !== key) {
-        memo = { key, next: new Cron(cron, { paused: true, timezone: desired.timezone }).nextRun(last) };
+        memo = { key, next: new Cron(cron, { paused: true, ...cronZone(desired.timezone) }).nextRun(last) };
       }
       return memo.next !== null && memo.next <= now;
     },
