@@ -41,16 +41,21 @@ export interface DockerDriverOptions {
  */
 export class DockerDriver {
   readonly docker: DockerClient;
-  readonly executors: DockerExecutors;
   readonly deps: DriverDeps;
   private readonly registries: readonly RegistryAuth[];
+  private built: DockerExecutors | undefined;
 
   constructor(options: DockerDriverOptions) {
     this.docker = options.docker ?? new DockerClient();
     this.registries = options.registries ?? [];
     this.deps = { docker: this.docker, stateDir: options.stateDir, extraLabels: { ...options.labels } };
+  }
+
+  /** Made on first use: a pass with nothing to do does not need them. */
+  get executors(): DockerExecutors {
+    if (this.built !== undefined) return this.built;
     const d = this.deps;
-    this.executors = {
+    this.built = {
       'image.pull': (step, ctx) => this.pull(step, ctx),
       'network.create': (step, ctx) => this.createNetwork(step, ctx),
       'network.remove': (step) => Promise.resolve(this.removeNetwork(step)),
@@ -62,6 +67,7 @@ export class DockerDriver {
       'container.remove': (step, ctx) => removeContainer(d, step, ctx),
       'container.stop': (step, ctx) => stopContainer(d, step, ctx),
     };
+    return this.built;
   }
 
   /** Undo after a crash of the Docker steps of `owner` (see dockerRecoverers). */
