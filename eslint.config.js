@@ -2,17 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
-const sideEffectModules = [
-  'node:*',
-  'fs',
-  'child_process',
-  'dockerode',
-  'pg',
-  'isomorphic-git',
-  'execa',
-  'pino',
-  'age-encryption',
-];
+const sideEffectModules = ['node:*', 'fs', 'child_process', 'pg', 'isomorphic-git', 'execa', 'pino', 'age-encryption'];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'example-config-repo/', 'bin/'] },

@@ -33,9 +33,13 @@ let rssReport = '';
 
 /**
  * How the daemon runs on an appliance: compiled JS, and a small V8 young generation (the
- * default semi-space of 16 MB is sized for throughput servers, not a mostly idle agent).
+ * default semi-space of 16 MB is sized for throughput servers, not a mostly idle agent). No
+ * TurboFan (`--no-opt`; the interpreter and the baseline compiler stay): an I/O-bound loop that
+ * polls once a minute gains nothing from optimized code, which with the compiler's pages and
+ * zones costs ~10 MB resident and keeps growing for thousands of cycles; a no-op cycle takes
+ * ~3 ms more CPU without it.
  */
-const DAEMON_FLAGS = ['--max-semi-space-size=1'];
+const DAEMON_FLAGS = ['--max-semi-space-size=1', '--no-opt'];
 const projectRoot = join(import.meta.dirname, '..');
 
 async function measure(

@@ -1,4 +1,4 @@
-import type Docker from 'dockerode';
+import type { DockerClient } from '../drivers/docker/client.ts';
 import type { DesiredState } from '../core/desired.ts';
 import { containerName } from '../core/names.ts';
 import { dockerError, dockerStatus } from '../drivers/docker/errors.ts';
@@ -9,7 +9,7 @@ import type { AppControl } from './context.ts';
  * stopped again, in start order. The database and support services keep running. The agent's
  * reconcile loop must be held meanwhile, or it would start them again.
  */
-export function dockerAppControl(docker: Docker, desired: DesiredState): AppControl {
+export function dockerAppControl(docker: DockerClient, desired: DesiredState): AppControl {
   const names = desired.app.services.filter((s) => s.role === 'app').map((s) => containerName(desired.name, s.name));
   const stopped: string[] = [];
   return {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import Docker from 'dockerode';
+import { DockerClient } from '../drivers/docker/client.ts';
 import type { BackupJob } from '../core/backup-status.ts';
 import { jobEnded, jobStarted } from '../core/backup-status.ts';
 import type { BackupTarget } from '../core/backup-target.ts';
@@ -40,7 +40,7 @@ export interface BackupContextOptions {
   /** The agent's state directory. */
   stateDir: string;
   log: Logger;
-  docker?: Docker;
+  docker?: DockerClient;
   resticBin?: string;
   /** Receives the repository's secrets, for log scrubbing. */
   secrets?: SecretRegistry;
@@ -72,7 +72,7 @@ export function createBackupContext(target: BackupTarget, options: BackupContext
   if (target.database !== undefined) {
     const db = target.database;
     ctx.postgres = new PostgresDriver({
-      docker: options.docker ?? new Docker(),
+      docker: options.docker ?? new DockerClient(),
       container: db.container,
       database: db.name,
       user: db.user,

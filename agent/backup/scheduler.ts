@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { cronZone } from '../core/cron.ts';
 import { describeError, isAgentError } from '../core/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { BackupContext } from './context.ts';
@@ -56,7 +57,7 @@ export class BackupScheduler {
     for (const [job, pattern] of plan) {
       if (pattern === null) continue;
       this.jobs.push(
-        new Cron(pattern, { name: `appliance-${job}`, timezone, protect: true, mode: '5-part' }, () =>
+        new Cron(pattern, { name: `appliance-${job}`, ...cronZone(timezone), protect: true, mode: '5-part' }, () =>
           this.run(job).then(() => undefined),
         ),
       );

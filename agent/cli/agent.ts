@@ -89,6 +89,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     source,
     decrypt: decryptEnvWith(identities),
     driverFor: dockerMachine(join(config.state_dir, 'engine'), {
+      log,
       recover: dataRecovery({ stateDir: config.state_dir, log, secrets }),
     }),
     stateDir: join(config.state_dir, 'engine'),

@@ -38,7 +38,8 @@ export async function runApply(opts: PlanCliOptions, io: CliIo): Promise<void> {
     const log = createLogger({ level: 'warn', secrets });
     const stateDir = join(opts.stateDir, 'engine');
     const recover = dataRecovery({ stateDir: opts.stateDir, log, secrets });
-    const result = await applyOnce({ desired, driver: dockerMachine(stateDir, { recover })(desired), stateDir, log });
+    const driver = dockerMachine(stateDir, { log, recover })(desired);
+    const result = await applyOnce({ desired, driver, stateDir, log });
     if (opts.json === true) {
       io.stdout(`${JSON.stringify(secrets.scrubDeep(result), null, 2)}\n`);
     } else {

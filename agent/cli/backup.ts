@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import Docker from 'dockerode';
+import { DockerClient } from '../drivers/docker/client.ts';
 import { dockerAppControl } from '../backup/app-control.ts';
 import { createBackupContext, type BackupContext } from '../backup/context.ts';
 import { restoreBackup } from '../backup/restore.ts';
@@ -116,7 +116,7 @@ the swap, nothing live changes. An agent using the same --state-dir waits meanwh
       withLoaded('backup restore', opts, io, async ({ desired, ctx, envYml }) => {
         const snapshotter = opts.preRestoreBackup ? await btrfsSnapshotter(desired, ctx.log) : undefined;
         const result = await restoreBackup(ctx, {
-          app: dockerAppControl(new Docker(), desired),
+          app: dockerAppControl(new DockerClient(), desired),
           ...(snapshotter === undefined ? {} : { snapshotter }),
           preRestoreBackup: opts.preRestoreBackup,
           ...(opts.snapshot === undefined ? {} : { snapshot: opts.snapshot }),

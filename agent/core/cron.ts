@@ -101,3 +101,12 @@ function value(text: string, spec: FieldSpec): number | undefined {
   const idx = spec.names?.indexOf(text.toLowerCase()) ?? -1;
   return idx >= 0 ? idx + (spec.nameBase ?? 0) : undefined;
 }
+
+/**
+ * croner's zone option for a time zone: UTC as a fixed offset of 0, which croner works out
+ * without Intl; any other zone by name (croner then formats dates with Intl.DateTimeFormat,
+ * which loads ICU's formatting data, ~8 MB resident for the life of the process).
+ */
+export function cronZone(timezone: string): { timezone: string } | { utcOffset: number } {
+  return timezone === 'UTC' || timezone === 'Etc/UTC' ? { utcOffset: 0 } : { timezone };
+}

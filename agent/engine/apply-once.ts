@@ -62,8 +62,9 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
   const now = options.now ?? ((): Date => new Date());
   const owner = desired.name;
   const journal = new Journal(stateDir, now, options.journal);
-  const previous = await journal.read();
-  const interrupted = isInterrupted(previous) ? previous : undefined;
+  // Not kept in a local: a finished journal is dropped at once instead of living for the whole
+  // pass (long enough on every poll to be promoted to the old generation).
+  const interrupted = interruptedOf(await journal.read());
   let recovery: Recovery | undefined;
   if (interrupted !== undefined) {
     log.warn({ revision: interrupted.revision, status: interrupted.status }, 'the last apply was interrupted');
@@ -154,6 +155,10 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
     notices: applied ? noticesOf(first, changeSet, now()) : [],
     ...extra,
   };
+}
+
+function interruptedOf(record: JournalRecord | undefined): JournalRecord | undefined {
+  return isInterrupted(record) ? record : undefined;
 }
 
 function unsettled(remaining: Plan): AgentError {

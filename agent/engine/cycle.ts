@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { DesiredState } from '../core/desired.ts';
 import { secretValues } from '../core/desired.ts';
+import { cronZone } from '../core/cron.ts';
 import { AgentError, isAgentError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
 import type { CycleOutcome, AgentStatus } from '../core/status.ts';
@@ -48,7 +49,11 @@ export interface CycleDeps {
  */
 export function createCycle(deps: CycleDeps): Cycle {
   let lastGood: DesiredState | undefined;
+  // A commit's files never change and the identities are fixed for the process: a revision
+  // loaded once is not read, decrypted and validated again on every poll.
+  let loaded: DesiredState | undefined;
   let expiredAt: Date | undefined;
+  const expiry = expirySchedule();
 
   return async (_trigger, signal) => {
     const held = await deps.hold?.();
@@ -71,14 +76,17 @@ export function createCycle(deps: CycleDeps): Cycle {
     }
     if (target.reader === undefined || target.revision === undefined) throw target.error;
 
-    const loaded = await loadDesired(target.reader, deps.name, { decrypt: deps.decrypt, revision: target.revision });
-    if (!loaded.ok) {
-      await keepLastGood('invalid config', signal);
-      const message = loaded.errors.map(formatIssue).join('; ');
-      return stalledOutcome(target.revision, 'ConfigInvalid', message);
+    if (loaded?.revision !== target.revision) {
+      const result = await loadDesired(target.reader, deps.name, { decrypt: deps.decrypt, revision: target.revision });
+      if (!result.ok) {
+        await keepLastGood('invalid config', signal);
+        const message = result.errors.map(formatIssue).join('; ');
+        return stalledOutcome(target.revision, 'ConfigInvalid', message);
+      }
+      loaded = result.value;
+      deps.secrets.add(...secretValues(loaded));
     }
-    const desired = loaded.value;
-    deps.secrets.add(...secretValues(desired));
+    const desired = loaded;
     const result = await apply(desired, signal);
     if (result.applied && deps.onApplied !== undefined) {
       try {
@@ -106,7 +114,7 @@ export function createCycle(deps: CycleDeps): Cycle {
       lastGood = desired;
       for (const n of result.notices) deps.log.warn({ code: n.code }, n.message);
       const now = new Date();
-      if (expiryDue(desired, expiredAt, now)) {
+      if (expiry.due(desired, expiredAt, now)) {
         // Tolerates snapshots already gone; a failure is retried on the next good cycle.
         try {
           await expireDesiredSnapshots(desired, now, deps.log);
@@ -149,13 +157,24 @@ export function createCycle(deps: CycleDeps): Cycle {
   }
 }
 
-/** schedules.snapshot_expiry: null disables it; otherwise once at start, then when the cron comes due. */
-function expiryDue(desired: DesiredState, last: Date | undefined, now: Date): boolean {
-  const cron = desired.schedules.snapshot_expiry;
-  if (cron === null) return false;
-  if (last === undefined) return true;
-  const next = new Cron(cron, { paused: true, timezone: desired.timezone }).nextRun(last);
-  return next !== null && next <= now;
+/**
+ * schedules.snapshot_expiry: null disables it; otherwise once at start, then when the cron comes
+ * due. The next run is worked out once per (schedule, time zone, last run), not on every cycle.
+ */
+function expirySchedule(): { due(desired: DesiredState, last: Date | undefined, now: Date): boolean } {
+  let memo: { key: string; next: Date | null } | undefined;
+  return {
+    due(desired, last, now) {
+      const cron = desired.schedules.snapshot_expiry;
+      if (cron === null) return false;
+      if (last === undefined) return true;
+      const key = `${cron}\n${desired.timezone}\n${last.toISOString()}`;
+      if (memo?.key !== key) {
+        memo = { key, next: new Cron(cron, { paused: true, ...cronZone(desired.timezone) }).nextRun(last) };
+      }
+      return memo.next !== null && memo.next <= now;
+    },
+  };
 }
 
 interface Target {

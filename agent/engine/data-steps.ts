@@ -1,4 +1,4 @@
-import type Docker from 'dockerode';
+import type { DockerClient } from '../drivers/docker/client.ts';
 import type { MigrationRecord } from '../core/actual.ts';
 import { AgentError } from '../core/errors.ts';
 import type { JsonObject, JsonValue } from '../core/json.ts';
@@ -16,7 +16,7 @@ export type DataAction = 'snapshot.create' | 'snapshot.restore' | 'app.migrate' 
 
 /** What the data steps need: Docker (to stop and start volume users), snapshots, the app's commands, records. */
 export interface DataStepDeps {
-  docker: Docker;
+  docker: DockerClient;
   owner: string;
   /** The agent's state directory (migrations.json). */
   stateDir: string;
@@ -242,7 +242,7 @@ function takenSnapshot(out: JsonObject | undefined): TakenSnapshot | undefined {
   return { name: out['name'], root: out['root'], volumes: out['volumes'] as unknown as SnapshotVolume[] };
 }
 
-async function imageId(docker: Docker, ref: string): Promise<string> {
+async function imageId(docker: DockerClient, ref: string): Promise<string> {
   try {
     return (await docker.getImage(ref).inspect()).Id;
   } catch (err) {

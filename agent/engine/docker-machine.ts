@@ -1,5 +1,5 @@
-import Docker from 'dockerode';
 import type { DesiredState } from '../core/desired.ts';
+import { DockerClient } from '../drivers/docker/client.ts';
 import { DockerDriver } from '../drivers/docker/driver.ts';
 import type { Logger } from '../lib/log.ts';
 import type { MachineDriver } from './executors.ts';
@@ -7,7 +7,7 @@ import { ApplianceMachine } from './machine.ts';
 import type { RecoverData } from './recover-step.ts';
 
 export interface DockerMachineOptions {
-  docker?: Docker;
+  docker?: DockerClient;
   log?: Logger;
   /** Recovery of a fresh appliance from its backup (see agent/backup/recover.ts). */
   recover?: RecoverData;
@@ -17,12 +17,13 @@ export interface DockerMachineOptions {
  * Machine drivers (Docker, snapshots, migrations) for successive desired states, sharing one
  * engine client. A new driver per state because registry credentials come from env.yml and may
  * change with any commit, and the storage layout and app commands with the app definition.
+ * Pass the root `log`: without one, each machine makes a stderr logger of its own.
  */
 export function dockerMachine(
   stateDir: string,
   options: DockerMachineOptions = {},
 ): (desired: DesiredState) => MachineDriver {
-  const docker = options.docker ?? new Docker();
+  const docker = options.docker ?? new DockerClient();
   return (desired) =>
     new ApplianceMachine({
       desired,

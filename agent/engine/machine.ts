@@ -37,21 +37,35 @@ export interface ApplianceMachineOptions {
  * volumes are made as subvolumes so they can be snapshotted.
  */
 export class ApplianceMachine implements MachineDriver {
-  readonly executors: Executors;
-  readonly recoverers: Recoverers;
   private readonly app: AppCommands;
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly open: (root: string) => Promise<SnapshotDriver>;
   private readonly opened = new Map<string, Promise<SnapshotDriver>>();
+  private built: { executors: Executors; recoverers: Recoverers } | undefined;
 
   constructor(private readonly options: ApplianceMachineOptions) {
-    const { docker, desired, stateDir } = options;
+    const { docker } = options;
     this.log = options.log ?? createLogger({ level: 'warn' });
     this.now = options.now ?? ((): Date => new Date());
     this.open = options.snapshots ?? openSnapshots;
     // One-off containers take the service's mounts and networks; spec digests play no part.
     this.app = new AppCommands((req) => docker.runOneOff(req), '');
+  }
+
+  get executors(): Executors {
+    return this.steps().executors;
+  }
+
+  get recoverers(): Recoverers {
+    return this.steps().recoverers;
+  }
+
+  // Built on first use: a pass with nothing to do needs neither, and the maps and their
+  // closures would otherwise live through every poll (long enough to reach the old generation).
+  private steps(): { executors: Executors; recoverers: Recoverers } {
+    if (this.built !== undefined) return this.built;
+    const { docker, desired, stateDir } = this.options;
     const deps = {
       docker: docker.docker,
       owner: desired.name,
@@ -59,17 +73,20 @@ export class ApplianceMachine implements MachineDriver {
       snapshots: (root: string) => this.snapshotsAt(root),
       app: this.app,
     };
-    this.executors = {
-      ...docker.executors,
-      'volume.create': (step, ctx) => this.createVolume(step, ctx),
-      ...dataExecutors(deps),
-      'data.recover': recoverExecutor(options.recover),
+    this.built = {
+      executors: {
+        ...docker.executors,
+        'volume.create': (step, ctx) => this.createVolume(step, ctx),
+        ...dataExecutors(deps),
+        'data.recover': recoverExecutor(this.options.recover),
+      },
+      recoverers: {
+        ...docker.recoverers(desired.name),
+        ...dataRecoverers(deps),
+        'data.recover': recoverRecoverer,
+      },
     };
-    this.recoverers = {
-      ...docker.recoverers(desired.name),
-      ...dataRecoverers(deps),
-      'data.recover': recoverRecoverer,
-    };
+    return this.built;
   }
 
   /** The data path snapshots live under, and the volumes they hold (none: no data volumes). */

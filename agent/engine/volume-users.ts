@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type Docker from 'dockerode';
+import type { DockerClient } from '../drivers/docker/client.ts';
 import type { JsonObject } from '../core/json.ts';
 import { LABELS } from '../core/names.ts';
 import { ignoreStatus, startReady } from '../drivers/docker/containers.ts';
@@ -10,7 +10,11 @@ import { ONE_OFF_LABEL } from '../drivers/docker/one-off.ts';
 export type StoppedUser = { id: string; name: string };
 
 /** The owner's running containers that mount one of `hostPaths` (or a directory inside one). */
-export async function volumeUsers(docker: Docker, owner: string, hostPaths: readonly string[]): Promise<StoppedUser[]> {
+export async function volumeUsers(
+  docker: DockerClient,
+  owner: string,
+  hostPaths: readonly string[],
+): Promise<StoppedUser[]> {
   const list = await docker.listContainers({ filters: { label: [`${LABELS.owner}=${owner}`] } });
   const inside = (src: string): boolean =>
     hostPaths.some((p) => {
@@ -27,7 +31,7 @@ export async function volumeUsers(docker: Docker, owner: string, hostPaths: read
  * stopped, so that recovery after a crash starts them again.
  */
 export async function stopVolumeUsers(
-  docker: Docker,
+  docker: DockerClient,
   owner: string,
   hostPaths: readonly string[],
   record: (users: StoppedUser[]) => Promise<void>,
@@ -39,7 +43,11 @@ export async function stopVolumeUsers(
 }
 
 /** Starts containers again and waits until each is ready (its labelled health check). */
-export async function startUsers(docker: Docker, users: readonly StoppedUser[], signal?: AbortSignal): Promise<void> {
+export async function startUsers(
+  docker: DockerClient,
+  users: readonly StoppedUser[],
+  signal?: AbortSignal,
+): Promise<void> {
   for (const u of users) await ignoreMissing(() => startReady(docker, u.id, u.name, signal));
 }
 

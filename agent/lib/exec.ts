@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { AgentError } from '../core/errors.ts';
 
 export interface ExecOptions {
@@ -23,6 +22,9 @@ export interface ExecResult {
  * and an `ExecFailed` AgentError carrying command, exit code and the tail of stderr.
  */
 export async function run(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  // Loaded on first use: the daemon runs subprocesses only for snapshots and backups, and execa
+  // with its dependencies is ~1.5 MB of heap that an idle agent would otherwise carry.
+  const { execa } = await import('execa');
   const result = await execa(file, args, {
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: options.env }),

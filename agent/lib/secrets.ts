@@ -55,8 +55,11 @@ function scrubValue(value: unknown, reg: SecretRegistry, depth: number): unknown
   if (Array.isArray(value)) return value.map((v) => scrubValue(v, reg, depth + 1));
   if (value instanceof Error) return scrubValue(errorToObject(value), reg, depth + 1);
   if (value !== null && typeof value === 'object') {
+    // Runs on every log record and status write: no [key, value] pair arrays per property.
+    const src = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
+    for (const k of Object.keys(src)) {
+      const v = src[k];
       out[k] = isSecretKey(k) && typeof v === 'string' ? '[REDACTED]' : scrubValue(v, reg, depth + 1);
     }
     return out;

@@ -242,13 +242,16 @@ export class GitSource {
   }
 
   private reader(gitdir: string, commit: string): RepoReader {
-    const reader = gitTreeReader({
-      fs: this.fs,
-      gitdir,
-      commit,
-      cache: this.stores.cache,
-      ...(this.options.maxFileBytes === undefined ? {} : { maxBytes: this.options.maxFileBytes }),
-    });
+    // Made on the first read: most polls find the revision unchanged and read nothing.
+    let tree: RepoReader | undefined;
+    const reader = (): RepoReader =>
+      (tree ??= gitTreeReader({
+        fs: this.fs,
+        gitdir,
+        commit,
+        cache: this.stores.cache,
+        ...(this.options.maxFileBytes === undefined ? {} : { maxBytes: this.options.maxFileBytes }),
+      }));
     // A read that finds the store damaged has the next sync replace it.
     const watch = async <T>(read: Promise<T>): Promise<T> => {
       try {
@@ -258,7 +261,7 @@ export class GitSource {
         throw err;
       }
     };
-    return { readFile: (rel) => watch(reader.readFile(rel)), listDir: (rel) => watch(reader.listDir(rel)) };
+    return { readFile: (rel) => watch(reader().readFile(rel)), listDir: (rel) => watch(reader().listDir(rel)) };
   }
 
   private async checkSignature(gitdir: string, commit: string): Promise<VerifiedSignature | undefined> {

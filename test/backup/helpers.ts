@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, lstat, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
+import { DockerClient } from '../../agent/drivers/docker/client.ts';
 import pg from 'pg';
 import { createBackupContext, type BackupContext } from '../../agent/backup/context.ts';
 import type { BackupTarget, BackupVolume } from '../../agent/core/backup-target.ts';
@@ -55,7 +55,7 @@ export function testContext(target: BackupTarget, stateDir: string, env?: EnvInf
   return createBackupContext(target, {
     stateDir,
     log: createLogger({ level: 'silent' }),
-    ...(env === undefined ? {} : { docker: new Docker({ socketPath: env.socketPath }) }),
+    ...(env === undefined ? {} : { docker: new DockerClient({ socketPath: env.socketPath }) }),
   });
 }
 

@@ -3,7 +3,7 @@
 // Usage: node --import tsx test/engine/crash-runner.ts <input.json>; the input (0600, it holds
 // the desired state with its secrets) is written by crash-harness.ts.
 import { readFile } from 'node:fs/promises';
-import Docker from 'dockerode';
+import { DockerClient } from '../../agent/drivers/docker/client.ts';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import { DockerDriver } from '../../agent/drivers/docker/driver.ts';
 import { applyOnce } from '../../agent/engine/apply-once.ts';
@@ -22,7 +22,7 @@ interface RunnerInput {
 
 const input = JSON.parse(await readFile(process.argv[2] ?? '', 'utf8')) as RunnerInput;
 const docker = new DockerDriver({
-  docker: new Docker({ socketPath: input.socketPath }),
+  docker: new DockerClient({ socketPath: input.socketPath }),
   stateDir: input.stateDir,
   registries: input.registries,
   labels: input.labels,

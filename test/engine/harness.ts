@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
+import { DockerClient } from '../../agent/drivers/docker/client.ts';
 import type { Policies } from '../../agent/config/types.gen.ts';
 import type { CommandName, DesiredCommand, DesiredState } from '../../agent/core/desired.ts';
 import { DockerDriver } from '../../agent/drivers/docker/driver.ts';
@@ -34,7 +34,7 @@ export interface Stack {
   driver: DockerDriver;
   /** The machine driver (Docker, snapshots, migrations) for a desired state. */
   machine(desired: DesiredState): ApplianceMachine;
-  docker: Docker;
+  docker: DockerClient;
   log: Logger;
   /** Every log line written by the agent in this test. */
   logLines: string[];
@@ -77,7 +77,7 @@ export async function makeStack(label: string, options: StackOptions = {}): Prom
   ].join('\n');
   await writeFile(path.join(initDir, '10-demo.sql'), sql, { mode: 0o644 });
   const password = `pw-${randomBytes(12).toString('hex')}`;
-  const dockerClient = new Docker({ socketPath: env.socketPath });
+  const dockerClient = new DockerClient({ socketPath: env.socketPath });
   const driver = new DockerDriver({
     docker: dockerClient,
     stateDir,

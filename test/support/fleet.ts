@@ -168,10 +168,14 @@ export async function startAgent(
   const logFile = join(fleet.root, 'agent.log');
   const log = await open(logFile, 'a');
   const entry = options.entry ?? join(projectRoot, 'bin', 'appliance.js');
-  const child = spawn(process.execPath, [entry, 'agent', '--config', fleet.bootstrapFile], {
-    env: { ...process.env, DOCKER_HOST: env.dockerHost },
-    stdio: ['ignore', log.fd, log.fd],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), entry, 'agent', '--config', fleet.bootstrapFile],
+    {
+      env: { ...process.env, DOCKER_HOST: env.dockerHost },
+      stdio: ['ignore', log.fd, log.fd],
+    },
+  );
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
       resolve();

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import * as age from 'age-encryption';
+import { decryptArmoredX25519, x25519Identity, type X25519Identity } from './age-x25519.ts';
 import type { ConfigIssue } from '../../core/result.ts';
 import { sopsError } from './errors.ts';
 import type { AgeEntry } from './metadata.ts';
@@ -49,9 +49,14 @@ export async function loadIdentities(path: string): Promise<{ identities: string
   return { identities, warnings };
 }
 
+// Loaded when needed: X25519 identities are opened with node:crypto (age-x25519.ts), and the
+// daemon never needs the package's post-quantum, P-256 and scrypt code in memory.
+const loadAge = (): Promise<typeof import('age-encryption')> => import('age-encryption');
+
 async function isValidIdentity(identity: string): Promise<boolean> {
+  if (x25519Identity(identity) !== undefined) return true;
   try {
-    await age.identityToRecipient(identity);
+    await (await loadAge()).identityToRecipient(identity);
     return true;
   } catch {
     return false;
@@ -61,7 +66,7 @@ async function isValidIdentity(identity: string): Promise<boolean> {
 /** The public recipient (`age1…`/`age1pq1…`) of an identity; the error never echoes the key. */
 export async function identityToRecipient(identity: string): Promise<string> {
   try {
-    return await age.identityToRecipient(identity);
+    return await (await loadAge()).identityToRecipient(identity);
   } catch {
     throw sopsError('AgeIdentityInvalid', '(identity)', 'not a valid age identity');
   }
@@ -84,6 +89,7 @@ export function resolveIdentityFile(
 export async function generateIdentity(
   options: { postQuantum?: boolean } = {},
 ): Promise<{ identity: string; recipient: string }> {
+  const age = await loadAge();
   const identity = options.postQuantum ? await age.generateHybridIdentity() : await age.generateIdentity();
   return { identity, recipient: await age.identityToRecipient(identity) };
 }
@@ -93,6 +99,7 @@ export async function generateIdentity(
  * X25519 (`age1…`) and post-quantum (`age1pq1…`) recipients are accepted.
  */
 export async function wrapDataKey(dataKey: Uint8Array, recipient: string, file: string): Promise<AgeEntry> {
+  const age = await loadAge();
   const encrypter = new age.Encrypter();
   try {
     if (!recipient.startsWith('age1') || recipient.startsWith('age1tag')) throw new Error('unsupported');
@@ -112,21 +119,69 @@ export async function unwrapDataKey(
   file: string,
 ): Promise<Uint8Array | undefined> {
   if (identities.length === 0) return undefined;
-  const decrypter = new age.Decrypter();
-  for (const [index, identity] of identities.entries()) {
-    try {
-      decrypter.addIdentity(identity);
-    } catch {
-      throw sopsError('AgeIdentityInvalid', file, `identity #${String(index + 1)} is not a valid age identity`);
-    }
+  const native: X25519Identity[] = [];
+  const others: string[] = [];
+  for (const identity of identities) {
+    const x = x25519Identity(identity);
+    if (x === undefined) others.push(identity);
+    else native.push(x);
   }
+  const viaPackage = others.length === 0 ? undefined : await packageDecrypter(others, identities, file);
   for (const entry of entries) {
     try {
-      const key = await decrypter.decrypt(age.armor.decode(entry.enc));
-      if (key.length === 32) return key;
+      const key = decryptArmoredX25519(entry.enc, native) ?? (await viaPackage?.(entry.enc));
+      if (key?.length === 32) return key;
     } catch {
       // Not for one of our identities (or a damaged blob): try the next recipient.
     }
   }
   return undefined;
+}
+
+/** age-encryption's decrypter for the identities node:crypto does not open (post-quantum). */
+async function packageDecrypter(
+  identities: readonly string[],
+  all: readonly string[],
+  file: string,
+): Promise<(armored: string) => Promise<Uint8Array>> {
+  const age = await loadAge();
+  const decrypter = new age.Decrypter();
+  for (const identity of identities) {
+    try {
+      decrypter.addIdentity(identity);
+    } catch {
+      const n = all.indexOf(identity) + 1;
+      throw sopsError('AgeIdentityInvalid', file, `identity #${String(n)} is not a valid age identity`);
+    }
+  }
+  return async (armored) => readStream(await decrypter.decrypt(streamOf(age.armor.decode(armored))));
+}
+
+// Given bytes, age reads its output with `new Response(stream)`, which loads Node's fetch
+// implementation (undici, ~4 MB resident) into the daemon; streams in and out avoid that.
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+async function readStream(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  // A plain array, not a Buffer: small Buffers share a pool slab, and this holds a key.
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }

@@ -1,10 +1,10 @@
-import type Docker from 'dockerode';
 import type { DesiredService, DesiredState } from '../../core/desired.ts';
 import { AgentError } from '../../core/errors.ts';
 import { LABELS } from '../../core/names.ts';
 import { serviceSpec } from '../../core/normalize.ts';
 import { canonicalJson, hashOf } from '../../core/spec-hash.ts';
 import type { ContainerArgs } from '../../core/steps.ts';
+import type { ContainerCreateOptions } from './client.ts';
 import type { SecretMount } from './secret-files.ts';
 
 /**
@@ -40,7 +40,7 @@ export interface ContainerConfigInput {
  * files as read-only bind mounts. Only the first network can be given at create (API 1.41); the
  * others are connected before start (see `extraNetworks`).
  */
-export function containerConfig(input: ContainerConfigInput): Docker.ContainerCreateOptions {
+export function containerConfig(input: ContainerConfigInput): ContainerCreateOptions {
   const { spec } = input.args;
   const svc = input.service;
   const env = Object.entries(svc.environment).map(([k, v]) => `${k}=${v.value}`);

@@ -1,9 +1,9 @@
-import type Docker from 'dockerode';
 import { AgentError, describeError } from '../../core/errors.ts';
 import { LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../../core/names.ts';
 import { parseSpecLabel } from '../../core/normalize.ts';
 import type { ContainerArgs, Step } from '../../core/steps.ts';
 import type { ExecContext, Undo } from '../../engine/executors.ts';
+import type { Container, ContainerInspect, DockerClient } from './client.ts';
 import { containerConfig, extraNetworks, serviceFor } from './container-config.ts';
 import { dockerError, dockerStatus, ignoreMissing } from './errors.ts';
 import { waitReady } from './health.ts';
@@ -11,7 +11,7 @@ import { removeSecretDir, secretDir, writeSecretFiles } from './secret-files.ts'
 
 /** What the container executors need from the driver. */
 export interface DriverDeps {
-  docker: Docker;
+  docker: DockerClient;
   stateDir: string;
   extraLabels: Record<string, string>;
 }
@@ -111,13 +111,13 @@ export async function renameContainer(d: DriverDeps, step: Step<'container.renam
   await c.rename({ name: step.args.to }).catch((err: unknown) => {
     throw dockerError(err, 'ContainerRenameFailed', `rename ${step.args.from}`, { container: step.args.from });
   });
-  return { revert: () => c.rename({ name: step.args.from }) as Promise<void> };
+  return { revert: () => c.rename({ name: step.args.from }) };
 }
 
 /** `container.remove`: stop now (undone by starting it again); remove at commit. */
 export async function removeContainer(d: DriverDeps, step: Step<'container.remove'>, ctx: ExecContext): Promise<Undo> {
   const c = d.docker.getContainer(step.args.id);
-  let info: Docker.ContainerInspectInfo;
+  let info: ContainerInspect;
   try {
     info = await c.inspect();
     await ctx.record({ wasRunning: info.State.Running });
@@ -164,7 +164,7 @@ export async function stopContainer(d: DriverDeps, step: Step<'container.stop'>,
 }
 
 /** Starts an owned container (when it is not running) and waits until it is ready by its labelled spec. */
-export async function startReady(docker: Docker, id: string, name: string, signal?: AbortSignal): Promise<void> {
+export async function startReady(docker: DockerClient, id: string, name: string, signal?: AbortSignal): Promise<void> {
   const c = docker.getContainer(id);
   const info = await c.inspect();
   if (info.State.Paused) await c.unpause();
@@ -173,15 +173,10 @@ export async function startReady(docker: Docker, id: string, name: string, signa
   await waitReady(docker, id, name, spec?.healthcheck, signal);
 }
 
-async function createStopped(
-  d: DriverDeps,
-  ctx: ExecContext,
-  args: ContainerArgs,
-  name: string,
-): Promise<Docker.Container> {
+async function createStopped(d: DriverDeps, ctx: ExecContext, args: ContainerArgs, name: string): Promise<Container> {
   const svc = serviceFor(ctx.desired, args, ctx.specKey);
   const owner = ctx.desired.name;
-  let container: Docker.Container | undefined;
+  let container: Container | undefined;
   try {
     const secrets = await writeSecretFiles(secretDir(d.stateDir, owner, args.service, args.specHash), svc.secretFiles);
     const config = containerConfig({
@@ -206,7 +201,7 @@ async function createStopped(
   }
 }
 
-async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Docker.Container, args: ContainerArgs): Promise<void> {
+async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Container, args: ContainerArgs): Promise<void> {
   try {
     await c.start();
   } catch (err) {
@@ -218,7 +213,7 @@ async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Docker.Container
 /** Removes a leftover container of this owner that holds a temporary name; refuses one of others. */
 async function removeOwnedNamed(d: DriverDeps, owner: string, name: string): Promise<void> {
   const c = d.docker.getContainer(name);
-  let info: Docker.ContainerInspectInfo;
+  let info: ContainerInspect;
   try {
     info = await c.inspect();
   } catch (err) {

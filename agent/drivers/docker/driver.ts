@@ -1,5 +1,4 @@
 import { chown, mkdir } from 'node:fs/promises';
-import Docker from 'dockerode';
 import type { ActualState } from '../../core/actual.ts';
 import { AgentError } from '../../core/errors.ts';
 import { LABELS } from '../../core/names.ts';
@@ -14,6 +13,7 @@ import {
   stopContainer,
   type DriverDeps,
 } from './containers.ts';
+import { DockerClient } from './client.ts';
 import { dockerError, ignoreMissing } from './errors.ts';
 import { observeDocker } from './observe.ts';
 import { removeOneOffs, runOneOff, type OneOffRequest, type OneOffResult } from './one-off.ts';
@@ -24,8 +24,8 @@ import { dockerRecoverers, type DockerAction } from './recover.ts';
 export type DockerExecutors = Pick<Executors, DockerAction>;
 
 export interface DockerDriverOptions {
-  /** A dockerode client; default: the local engine's socket. */
-  docker?: Docker;
+  /** The engine client; default: the engine `DOCKER_HOST` names, else the local socket. */
+  docker?: DockerClient;
   /** The agent's state directory; secret files go to `<stateDir>/secrets/`. */
   stateDir: string;
   /** Registry credentials, by registry host. */
@@ -40,17 +40,22 @@ export interface DockerDriverOptions {
  * It also runs one-off commands (migrations) in containers of a service's image and spec.
  */
 export class DockerDriver {
-  readonly docker: Docker;
-  readonly executors: DockerExecutors;
+  readonly docker: DockerClient;
   readonly deps: DriverDeps;
   private readonly registries: readonly RegistryAuth[];
+  private built: DockerExecutors | undefined;
 
   constructor(options: DockerDriverOptions) {
-    this.docker = options.docker ?? new Docker();
+    this.docker = options.docker ?? new DockerClient();
     this.registries = options.registries ?? [];
     this.deps = { docker: this.docker, stateDir: options.stateDir, extraLabels: { ...options.labels } };
+  }
+
+  /** Made on first use: a pass with nothing to do does not need them. */
+  get executors(): DockerExecutors {
+    if (this.built !== undefined) return this.built;
     const d = this.deps;
-    this.executors = {
+    this.built = {
       'image.pull': (step, ctx) => this.pull(step, ctx),
       'network.create': (step, ctx) => this.createNetwork(step, ctx),
       'network.remove': (step) => Promise.resolve(this.removeNetwork(step)),
@@ -62,6 +67,7 @@ export class DockerDriver {
       'container.remove': (step, ctx) => removeContainer(d, step, ctx),
       'container.stop': (step, ctx) => stopContainer(d, step, ctx),
     };
+    return this.built;
   }
 
   /** Undo after a crash of the Docker steps of `owner` (see dockerRecoverers). */

@@ -2,7 +2,7 @@ import { AgentError } from '../../core/errors.ts';
 
 const UNAVAILABLE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
-/** HTTP status of a Docker API error (dockerode sets `statusCode`); undefined for other errors. */
+/** HTTP status of a Docker API error (`DockerApiError.statusCode`); undefined for other errors. */
 export function dockerStatus(err: unknown): number | undefined {
   const code = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
@@ -14,12 +14,11 @@ export function dockerMessage(err: unknown): string {
   if (json !== null && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') {
     return (json as { message: string }).message;
   }
-  // dockerode prefixes "(HTTP code 500) server error - "; the engine's text is what helps.
-  return (err instanceof Error ? err.message : String(err)).replace(/^\(HTTP code \d+\)[^-]*- /, '').trim();
+  return (err instanceof Error ? err.message : String(err)).trim();
 }
 
 /**
- * Turns a dockerode error into an AgentError: `DockerUnavailable` (transient) when the engine
+ * Turns an error of the engine client into an AgentError: `DockerUnavailable` (transient) when the engine
  * cannot be reached, else `code` with the engine's message. Data holds only what is safe to log.
  */
 export function dockerError(err: unknown, code: string, what: string, data: Record<string, unknown> = {}): AgentError {

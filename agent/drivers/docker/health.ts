@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type Docker from 'dockerode';
 import type { DesiredHealthcheck } from '../../core/desired.ts';
 import { AgentError } from '../../core/errors.ts';
+import type { ContainerInspect, DockerClient } from './client.ts';
 
 /**
  * Waits until a just-started container is ready: with no health check, that it is still
@@ -12,7 +12,7 @@ import { AgentError } from '../../core/errors.ts';
  * container stops, `HealthCheckFailed` when it is unhealthy or not healthy in time.
  */
 export async function waitReady(
-  docker: Docker,
+  docker: DockerClient,
   id: string,
   name: string,
   hc: DesiredHealthcheck | undefined,
@@ -62,7 +62,7 @@ export async function waitReady(
 }
 
 /** The container's IP on one of its networks (the host reaches bridge networks), else a published port. */
-function probeUrl(info: Docker.ContainerInspectInfo, port: number, path: string): string | undefined {
+function probeUrl(info: ContainerInspect, port: number, path: string): string | undefined {
   for (const ep of Object.values(info.NetworkSettings.Networks)) {
     if (ep.IPAddress !== '') return `http://${ep.IPAddress}:${port}${path}`;
   }

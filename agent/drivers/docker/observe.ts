@@ -1,5 +1,4 @@
 import { stat } from 'node:fs/promises';
-import type Docker from 'dockerode';
 import type {
   ActualContainer,
   ActualImage,
@@ -11,6 +10,7 @@ import type {
 } from '../../core/actual.ts';
 import { LABELS } from '../../core/names.ts';
 import { parseSpecLabel, type ContainerSpec } from '../../core/normalize.ts';
+import type { ContainerInspect, DockerClient, NetworkSummary } from './client.ts';
 import { dockerError, dockerStatus } from './errors.ts';
 import { ONE_OFF_LABEL } from './one-off.ts';
 
@@ -23,7 +23,7 @@ const RESTART: readonly ContainerSpec['restart'][] = ['no', 'always', 'unless-st
  * exist, and the names of objects owned by someone else.
  */
 export async function observeDocker(
-  docker: Docker,
+  docker: DockerClient,
   owner: string,
   hostPaths: readonly string[] = [],
 ): Promise<ActualState> {
@@ -44,11 +44,11 @@ export async function observeDocker(
       if (inspected !== undefined) containers.push(toContainer(inspected, networkIds));
     }
     // Older engines send `Volumes: null` when there are none.
-    const allVolumes = (volumeList.Volumes as Docker.VolumeInspectInfo[] | null) ?? [];
+    const allVolumes = volumeList.Volumes ?? [];
     const volumes: ActualVolume[] = allVolumes
-      .filter((v) => owned(v.Labels as Record<string, string> | null))
+      .filter((v) => owned(v.Labels))
       .map((v) => {
-        const labels = (v.Labels as Record<string, string> | null) ?? {};
+        const labels = v.Labels ?? {};
         const volume = labels[LABELS.volume];
         return { name: v.Name, ...(volume === undefined ? {} : { volume }), labels };
       });
@@ -71,7 +71,7 @@ export async function observeDocker(
           .filter((c) => !owned(c.Labels))
           .flatMap((c) => c.Names.map((n) => n.replace(/^\//, ''))),
         networks: networkList.filter((n) => !owned(n.Labels)).map((n) => n.Name),
-        volumes: allVolumes.filter((v) => !owned(v.Labels as Record<string, string> | null)).map((v) => v.Name),
+        volumes: allVolumes.filter((v) => !owned(v.Labels)).map((v) => v.Name),
       },
     };
   } catch (err) {
@@ -79,7 +79,7 @@ export async function observeDocker(
   }
 }
 
-function toNetwork(n: Docker.NetworkInspectInfo): ActualNetwork {
+function toNetwork(n: NetworkSummary): ActualNetwork {
   const labels = n.Labels ?? {};
   const network = labels[LABELS.network];
   return { id: n.Id, name: n.Name, ...(network === undefined ? {} : { network }), internal: n.Internal, labels };
@@ -90,7 +90,7 @@ function toNetwork(n: Docker.NetworkInspectInfo): ActualNetwork {
  * networks) is read from the engine and laid over the labelled spec; a network whose id no
  * longer exists (removed and made again) does not count as connected.
  */
-function toContainer(info: Docker.ContainerInspectInfo, networkIds: ReadonlySet<string>): ActualContainer {
+function toContainer(info: ContainerInspect, networkIds: ReadonlySet<string>): ActualContainer {
   const labels = info.Config.Labels;
   const connected = Object.entries(info.NetworkSettings.Networks)
     .filter(([, ep]) => networkIds.has(ep.NetworkID))
@@ -126,7 +126,7 @@ function toContainer(info: Docker.ContainerInspectInfo, networkIds: ReadonlySet<
   };
 }
 
-async function inspectOrUndefined(docker: Docker, id: string): Promise<Docker.ContainerInspectInfo | undefined> {
+async function inspectOrUndefined(docker: DockerClient, id: string): Promise<ContainerInspect | undefined> {
   try {
     return await docker.getContainer(id).inspect();
   } catch (err) {

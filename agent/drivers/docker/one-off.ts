@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import type { DesiredService, DesiredState, DesiredValue } from '../../core/desired.ts';
 import { secretValues } from '../../core/desired.ts';
 import { AgentError } from '../../core/errors.ts';
 import { LABELS } from '../../core/names.ts';
 import { serviceSpec } from '../../core/normalize.ts';
+import type { Container, DockerClient } from './client.ts';
 import { dockerError, ignoreMissing } from './errors.ts';
 import { removeSecretDir, writeSecretFiles } from './secret-files.ts';
 
@@ -44,7 +44,7 @@ export const ONE_OFF_OUTPUT_BYTES = 64 * 1024;
 
 /** What the runner needs from the Docker driver. */
 export interface OneOffDeps {
-  docker: Docker;
+  docker: DockerClient;
   stateDir: string;
   extraLabels: Record<string, string>;
 }
@@ -63,7 +63,7 @@ export async function runOneOff(d: OneOffDeps, req: OneOffRequest): Promise<OneO
   const name = `${owner}-run-${req.purpose.replace(/[^a-zA-Z0-9_.-]/g, '-')}-${id}`;
   const secretDir = path.join(d.stateDir, 'secrets', owner, `one-off-${id}`);
   const started = Date.now();
-  let container: Docker.Container | undefined;
+  let container: Container | undefined;
   try {
     const secrets = await writeSecretFiles(secretDir, req.service.secretFiles);
     const first = spec.networks[0];
@@ -97,15 +97,13 @@ export async function runOneOff(d: OneOffDeps, req: OneOffRequest): Promise<OneO
     });
     for (const net of spec.networks.slice(1)) await d.docker.getNetwork(net).connect({ Container: container.id });
     const input = req.input;
-    // With `hijack`, attach resolves to the raw connection: ending it closes the command's stdin.
+    // Attach resolves to the raw connection: ending it closes the command's stdin.
     const stdin =
-      input === undefined
-        ? undefined
-        : await container.attach({ stream: true, hijack: true, stdin: true, stdout: false, stderr: false });
+      input === undefined ? undefined : await container.attach({ stdin: true, stdout: false, stderr: false });
     await container.start();
     if (stdin !== undefined && input !== undefined) stdin.end(input);
     const exitCode = await waitExit(container, req.timeoutSeconds, req.signal);
-    const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+    const logs = await container.logs({ stdout: true, stderr: true });
     const { stdout, stderr, truncated } = demux(logs);
     const scrub = scrubber(req.desired);
     return { exitCode, stdout: scrub(stdout), stderr: scrub(stderr), truncated, durationMs: Date.now() - started };
@@ -125,7 +123,11 @@ export async function runOneOff(d: OneOffDeps, req: OneOffRequest): Promise<OneO
  * Removes the owner's one-off containers a crashed run left (all of them, or only those that
  * have exited: a running one may belong to a concurrent `appliance plan`).
  */
-export async function removeOneOffs(docker: Docker, owner: string, opts: { onlyExited?: boolean } = {}): Promise<void> {
+export async function removeOneOffs(
+  docker: DockerClient,
+  owner: string,
+  opts: { onlyExited?: boolean } = {},
+): Promise<void> {
   const list = await docker.listContainers({
     all: true,
     filters: { label: [`${LABELS.owner}=${owner}`, ONE_OFF_LABEL] },
@@ -136,7 +138,7 @@ export async function removeOneOffs(docker: Docker, owner: string, opts: { onlyE
   }
 }
 
-async function waitExit(container: Docker.Container, timeoutSeconds: number, signal?: AbortSignal): Promise<number> {
+async function waitExit(container: Container, timeoutSeconds: number, signal?: AbortSignal): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
@@ -149,7 +151,7 @@ async function waitExit(container: Docker.Container, timeoutSeconds: number, sig
     signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    const res = (await Promise.race([container.wait(), stop])) as { StatusCode: number };
+    const res = await Promise.race([container.wait(), stop]);
     return res.StatusCode;
   } catch (err) {
     await container.kill().catch(() => undefined);

@@ -1,6 +1,7 @@
-import type Docker from 'dockerode';
 import { AgentError } from '../../core/errors.ts';
+import type { DockerClient } from './client.ts';
 import { dockerError, dockerStatus } from './errors.ts';
+import { followProgress, type ProgressMessage } from './streams.ts';
 
 /** Credentials for one registry (from the bootstrap config); never logged. */
 export interface RegistryAuth {
@@ -37,7 +38,7 @@ export function pullTarget(ref: string): { fromImage: string; tag: string } {
  * one for content that does not exist is terminal.
  */
 export async function pullImage(
-  docker: Docker,
+  docker: DockerClient,
   ref: string,
   registries: readonly RegistryAuth[],
   signal?: AbortSignal,
@@ -45,18 +46,15 @@ export async function pullImage(
   const registry = registryOf(ref);
   const auth = registries.find((r) => r.serveraddress.replace(/^https?:\/\//, '').replace(/\/$/, '') === registry);
   const target = pullTarget(ref);
-  let messages: { error?: string; errorDetail?: { message?: string } }[];
+  let messages: ProgressMessage[];
   try {
-    const opts = { ...target, ...(signal === undefined ? {} : { abortSignal: signal }) };
-    const authconfig =
-      auth === undefined ? undefined : { username: auth.username, password: auth.password, serveraddress: registry };
-    const stream = await (authconfig === undefined ? docker.createImage(opts) : docker.createImage(authconfig, opts));
-    messages = await new Promise((resolve, reject) => {
-      docker.modem.followProgress(stream, (err: Error | null, output: unknown[]) => {
-        if (err === null) resolve(output as typeof messages);
-        else reject(err);
-      });
+    const stream = await docker.createImage(target, {
+      ...(auth === undefined
+        ? {}
+        : { authconfig: { username: auth.username, password: auth.password, serveraddress: registry } }),
+      ...(signal === undefined ? {} : { signal }),
     });
+    messages = await followProgress(stream);
   } catch (err) {
     const e = dockerError(err, 'ImagePullFailed', `pull ${ref}`, {
       ref,

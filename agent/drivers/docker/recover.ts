@@ -1,7 +1,7 @@
-import type Docker from 'dockerode';
 import { LABELS, NEXT_SUFFIX } from '../../core/names.ts';
 import type { Step } from '../../core/steps.ts';
 import type { RecoverContext, Recoverers } from '../../engine/executors.ts';
+import type { ContainerInspect, DockerClient } from './client.ts';
 import { startReady } from './containers.ts';
 import { dockerStatus, ignoreMissing } from './errors.ts';
 
@@ -25,7 +25,7 @@ export type DockerAction =
  * again; a create removes what it created; a rename renames back. Pulls, networks and volumes
  * are left (the next plan uses or reports them). Each tolerates having run before.
  */
-export function dockerRecoverers(docker: Docker, owner: string): Pick<Recoverers, DockerAction> {
+export function dockerRecoverers(docker: DockerClient, owner: string): Pick<Recoverers, DockerAction> {
   const nothing = (): Promise<void> => Promise.resolve();
   return {
     'image.pull': nothing,
@@ -59,7 +59,7 @@ export function dockerRecoverers(docker: Docker, owner: string): Pick<Recoverers
 }
 
 async function recoverReplace(
-  docker: Docker,
+  docker: DockerClient,
   owner: string,
   step: Step<'container.replace'>,
   ctx: RecoverContext,
@@ -82,7 +82,7 @@ async function recoverReplace(
   }
 }
 
-async function startIfThere(docker: Docker, id: string, name: string, ctx: RecoverContext): Promise<void> {
+async function startIfThere(docker: DockerClient, id: string, name: string, ctx: RecoverContext): Promise<void> {
   if ((await inspect(docker, id)) === undefined) return;
   try {
     await startReady(docker, id, name);
@@ -92,7 +92,7 @@ async function startIfThere(docker: Docker, id: string, name: string, ctx: Recov
   }
 }
 
-async function inspect(docker: Docker, idOrName: string): Promise<Docker.ContainerInspectInfo | undefined> {
+async function inspect(docker: DockerClient, idOrName: string): Promise<ContainerInspect | undefined> {
   try {
     return await docker.getContainer(idOrName).inspect();
   } catch (err) {

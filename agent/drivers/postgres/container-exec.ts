@@ -1,12 +1,13 @@
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type Docker from 'dockerode';
 import { AgentError } from '../../core/errors.ts';
+import type { DockerClient, Exec } from '../docker/client.ts';
 import { dockerError } from '../docker/errors.ts';
+import { demuxStream } from '../docker/streams.ts';
 
 /** A running container to run commands in (`docker exec`). */
 export interface ExecTarget {
-  docker: Docker;
+  docker: DockerClient;
   /** Container name or id. */
   container: string;
   /** User inside the container (default: the image's). */
@@ -48,7 +49,7 @@ export async function execInContainer(
 ): Promise<ContainerExecResult> {
   const container = target.docker.getContainer(target.container);
   let stream: Duplex;
-  let exec: Docker.Exec;
+  let exec: Exec;
   try {
     exec = await container.exec({
       Cmd: [...cmd],
@@ -58,7 +59,7 @@ export async function execInContainer(
       Env: [...(target.env ?? [])],
       ...(target.user === undefined ? {} : { User: target.user }),
     });
-    stream = await exec.start({ hijack: true, stdin: io.stdin !== undefined });
+    stream = await exec.start();
   } catch (err) {
     throw dockerError(err, 'ContainerExecFailed', `run ${cmd[0] ?? ''} in ${target.container}`, {
       container: target.container,
@@ -81,7 +82,7 @@ export async function execInContainer(
       if (io.onStdout === undefined) stdout = (stdout + c.toString('utf8')).slice(-KEEP);
     });
   }
-  target.docker.modem.demuxStream(stream, out, errOut);
+  demuxStream(stream, out, errOut);
   const ended = new Promise<void>((resolve, reject) => {
     stream.once('end', resolve);
     stream.once('close', resolve);
@@ -125,7 +126,7 @@ export async function execInContainer(
   }
 }
 
-async function exitCodeOf(exec: Docker.Exec): Promise<number> {
+async function exitCodeOf(exec: Exec): Promise<number> {
   // The stream can end a moment before the engine records the exit.
   for (let i = 0; i < 100; i++) {
     const info = await exec.inspect();

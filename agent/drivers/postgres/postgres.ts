@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type Docker from 'dockerode';
+import type { DockerClient } from '../docker/client.ts';
 import { databaseHasData } from '../../core/backup-guards.ts';
 import type { DatabaseManifest, TableStat } from '../../core/backup-manifest.ts';
 import { AgentError } from '../../core/errors.ts';
@@ -11,7 +11,7 @@ import { DATABASE_INFO_SQL, DEFAULT_NON_EMPTY_SQL, TABLE_STATS_SQL, ident, liter
 
 /** The app's database: a PostgreSQL server in a running container, reached with `docker exec`. */
 export interface PostgresOptions {
-  docker: Docker;
+  docker: DockerClient;
   /** The database service's container. */
   container: string;
   database: string;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import Docker from 'dockerode';
+import { DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { plan } from '../../../agent/core/plan.ts';
 import type { Step } from '../../../agent/core/steps.ts';
 import { DockerDriver } from '../../../agent/drivers/docker/driver.ts';
@@ -30,7 +30,7 @@ after(async () => {
 
 test('observe sees what the executors made, with labels, spec and health; reverts take it away', async () => {
   const driver = new DockerDriver({
-    docker: new Docker({ socketPath: env.socketPath }),
+    docker: new DockerClient({ socketPath: env.socketPath }),
     stateDir,
     labels: { [TEST_LABEL]: label },
   });

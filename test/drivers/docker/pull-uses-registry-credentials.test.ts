@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import Docker from 'dockerode';
+import { DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { isAgentError } from '../../../agent/core/errors.ts';
 import { pullImage, pullTarget, registryOf } from '../../../agent/drivers/docker/pull.ts';
 import { ensureEnv } from '../../support/docker-env.ts';
@@ -20,7 +20,7 @@ test('references split into registry, repository and tag or digest', () => {
 
 test('a pull from the registry needs its credentials, and a failure does not show them', async () => {
   const env = await ensureEnv();
-  const docker = new Docker({ socketPath: env.socketPath });
+  const docker = new DockerClient({ socketPath: env.socketPath });
   // A tag is resolved by the registry every time (a digest the engine holds is not).
   const ref = '127.0.0.1:5000/debian:bookworm';
   const wrong = { serveraddress: env.registry.url, username: env.registry.username, password: 'wrong-password-123' };

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import Docker from 'dockerode';
+import { DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { PostgresDriver } from '../../../agent/drivers/postgres/postgres.ts';
 import { isAgentError } from '../../../agent/core/errors.ts';
 import {
@@ -30,7 +30,7 @@ before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'pg-driver-'));
   password = await pgPassword(fixture);
   pg = new PostgresDriver({
-    docker: new Docker({ socketPath: env.socketPath }),
+    docker: new DockerClient({ socketPath: env.socketPath }),
     container: fixture.container,
     database: fixture.database,
     user: fixture.user,
@@ -54,7 +54,7 @@ test('the default check counts user tables with rows; a missing database has its
   assert.equal((await pg.nonEmpty('SELECT true')).nonEmpty, true);
 
   const missing = new PostgresDriver({
-    docker: new Docker({ socketPath: env.socketPath }),
+    docker: new DockerClient({ socketPath: env.socketPath }),
     container: fixture.container,
     database: 'nope',
     user: fixture.user,
