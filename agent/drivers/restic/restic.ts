@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { AgentError, isAgentError } from '../../core/errors.ts';
-import { run } from '../../lib/exec.ts';
+import { run, runStreaming } from '../../lib/exec.ts';
 import { SecretRegistry } from '../../lib/secrets.ts';
 import {
   parseBackupLine,
@@ -11,7 +11,6 @@ import {
   type ResticSnapshot,
 } from './output.ts';
 import { classifyResticError, withResticEnv } from './env.ts';
-import { runStreaming } from './stream-exec.ts';
 
 /** Where a restic repository is and how to open it: env.yml `backup`. All of it is secret. */
 export interface ResticRepository {
