@@ -1,4 +1,3 @@
-import type { Policies } from '../../agent/config/types.gen.ts';
 import {
   inventoryOf,
   type ActualState,
@@ -7,10 +6,10 @@ import {
   type MigrationRecord,
   type SnapshotInfo,
 } from '../../agent/core/actual.ts';
-import type { CommandName, DesiredCommand, DesiredState } from '../../agent/core/desired.ts';
+import type { DesiredState } from '../../agent/core/desired.ts';
 import { LABELS } from '../../agent/core/names.ts';
 import { plan } from '../../agent/core/plan.ts';
-import { demoDesired, service } from '../support/desired-builder.ts';
+import { demoDesired, service, withDemoCommands } from '../support/desired-builder.ts';
 import { applyAll, emptyMachine } from './fake-machine.ts';
 
 /** Inputs of one golden plan case (written to test/fixtures/plans/<name>/ with UPDATE_GOLDEN=1). */
@@ -57,38 +56,7 @@ function demo(
 
 /** The demo with the app's migration commands (as example-config-repo/apps/demo/app.yml has them). */
 function withMigrations(d: DesiredState, options: { reverse?: boolean; restore?: string } = {}): DesiredState {
-  const web = d.app.services.find((x) => x.name === 'web');
-  const cmd = (name: CommandName, command: string[]): DesiredCommand => ({
-    name,
-    service: 'web',
-    image: web?.image ?? '',
-    command,
-    environment: web?.environment ?? {},
-    timeoutSeconds: 600,
-  });
-  d.app.database = {
-    service: 'postgres',
-    name: 'demo',
-    user: 'demo',
-    password: { value: 'correct horse battery staple', secret: true },
-  };
-  d.app.commands = {
-    migrate: cmd('migrate', ['migrate']),
-    migration_status: { ...cmd('migration_status', ['migrate-status']), pendingExitCode: 10, newerExitCode: 11 },
-    migration_state: cmd('migration_state', ['migration-state']),
-    ...(options.reverse === false
-      ? {}
-      : { reverse_migrate: cmd('reverse_migrate', ['migrate-down', '--to-state-from-stdin']) }),
-  };
-  d.policies = {
-    rollback: {
-      on_failed_health: true,
-      health_timeout_seconds: 60,
-      reverse_migrations: true,
-      allow_snapshot_restore: options.restore ?? null,
-    },
-  } as unknown as Policies;
-  return d;
+  return withDemoCommands(d, { ...options, timeoutSeconds: 600, snapshots: false });
 }
 
 /** env.yml `recover_from_backup: true`, as on a replacement appliance. */

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DockerClient } from '../../agent/drivers/docker/client.ts';
-import type { Policies } from '../../agent/config/types.gen.ts';
-import type { CommandName, DesiredCommand, DesiredState } from '../../agent/core/desired.ts';
+import type { DesiredState } from '../../agent/core/desired.ts';
 import { DockerDriver } from '../../agent/drivers/docker/driver.ts';
 import { applyOnce, type ApplyOnceOptions, type ApplyResult } from '../../agent/engine/apply-once.ts';
 import { ApplianceMachine } from '../../agent/engine/machine.ts';
 import { createLogger, type Logger } from '../../agent/lib/log.ts';
 import { demoDesired, type DemoInput } from '../support/desired-builder.ts';
+export { withDemoCommands } from '../support/desired-builder.ts';
 import {
   docker,
   ensureEnv,
@@ -143,48 +143,4 @@ export async function containersOf(env: EnvInfo, owner: string): Promise<string[
     .split('\n')
     .filter((l) => l !== '')
     .sort();
-}
-
-/**
- * The demo's migration commands and database, as example-config-repo/apps/demo/app.yml has
- * them: migrate, migrate-status (10 pending, 11 newer), migration-state and, unless
- * `reverse: false`, migrate-down --to-state-from-stdin; a rollback policy (`restore`: the
- * snapshot a downgrade may restore).
- */
-export function withDemoCommands(d: DesiredState, options: { reverse?: boolean; restore?: string } = {}): DesiredState {
-  const web = d.app.services.find((x) => x.name === 'web');
-  const db = d.app.services.find((x) => x.name === 'postgres');
-  if (web === undefined || db === undefined) throw new Error('not the demo');
-  const cmd = (name: CommandName, command: string[]): DesiredCommand => ({
-    name,
-    service: 'web',
-    image: web.image,
-    command,
-    environment: web.environment,
-    timeoutSeconds: 120,
-  });
-  d.app.database = {
-    service: 'postgres',
-    name: 'demo',
-    user: 'demo',
-    password: db.secretFiles[0]?.value ?? { value: '', secret: true },
-  };
-  d.app.commands = {
-    migrate: cmd('migrate', ['migrate']),
-    migration_status: { ...cmd('migration_status', ['migrate-status']), pendingExitCode: 10, newerExitCode: 11 },
-    migration_state: cmd('migration_state', ['migration-state']),
-    ...(options.reverse === false
-      ? {}
-      : { reverse_migrate: cmd('reverse_migrate', ['migrate-down', '--to-state-from-stdin']) }),
-  };
-  d.policies = {
-    rollback: {
-      on_failed_health: true,
-      health_timeout_seconds: 60,
-      reverse_migrations: true,
-      allow_snapshot_restore: options.restore ?? null,
-    },
-    snapshots: { pre_migrate_expiry_days: 7, clone_expiry_days: 3 },
-  } as unknown as Policies;
-  return d;
 }

@@ -1,5 +1,7 @@
 import type {
+  CommandName,
   DesiredApp,
+  DesiredCommand,
   DesiredNetwork,
   DesiredService,
   DesiredState,
@@ -168,4 +170,51 @@ export function demoDesired(input: DemoInput): DesiredState {
       { name: 'default', internal: false },
     ],
   });
+}
+
+/**
+ * The demo's migration commands and database, as example-config-repo/apps/demo/app.yml has
+ * them: migrate, migrate-status (10 pending, 11 newer), migration-state and, unless
+ * `reverse: false`, migrate-down --to-state-from-stdin; a rollback policy (`restore`: the
+ * snapshot a downgrade may restore) and, unless `snapshots: false`, the snapshot expiry policy.
+ */
+export function withDemoCommands(
+  d: DesiredState,
+  options: { reverse?: boolean; restore?: string; timeoutSeconds?: number; snapshots?: boolean } = {},
+): DesiredState {
+  const web = d.app.services.find((x) => x.name === 'web');
+  const db = d.app.services.find((x) => x.name === 'postgres');
+  if (web === undefined || db === undefined) throw new Error('not the demo');
+  const cmd = (name: CommandName, command: string[]): DesiredCommand => ({
+    name,
+    service: 'web',
+    image: web.image,
+    command,
+    environment: web.environment,
+    timeoutSeconds: options.timeoutSeconds ?? 120,
+  });
+  d.app.database = {
+    service: 'postgres',
+    name: 'demo',
+    user: 'demo',
+    password: db.secretFiles[0]?.value ?? { value: '', secret: true },
+  };
+  d.app.commands = {
+    migrate: cmd('migrate', ['migrate']),
+    migration_status: { ...cmd('migration_status', ['migrate-status']), pendingExitCode: 10, newerExitCode: 11 },
+    migration_state: cmd('migration_state', ['migration-state']),
+    ...(options.reverse === false
+      ? {}
+      : { reverse_migrate: cmd('reverse_migrate', ['migrate-down', '--to-state-from-stdin']) }),
+  };
+  d.policies = {
+    rollback: {
+      on_failed_health: true,
+      health_timeout_seconds: 60,
+      reverse_migrations: true,
+      allow_snapshot_restore: options.restore ?? null,
+    },
+    ...(options.snapshots === false ? {} : { snapshots: { pre_migrate_expiry_days: 7, clone_expiry_days: 3 } }),
+  } as unknown as Policies;
+  return d;
 }
