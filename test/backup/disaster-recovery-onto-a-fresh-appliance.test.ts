@@ -8,47 +8,29 @@ import { createGzip } from 'node:zlib';
 import { recoverIfRequested } from '../../agent/backup/recover.ts';
 import { runBackup } from '../../agent/backup/run-backup.ts';
 import {
+  openPostgresSuite,
   docker,
-  ensureEnv,
   publishedPort,
-  removeLabelled,
-  startPostgres,
   TEST_LABEL,
   waitForHttp,
   type EnvInfo,
   type PostgresFixture,
 } from '../support/docker-env.ts';
-import {
-  databaseDigest,
-  pgPassword,
-  removeAll,
-  seedFiles,
-  sql,
-  tempRoot,
-  testContext,
-  testTarget,
-  treeDigest,
-} from './helpers.ts';
+import { databaseDigest, pgPassword, seedFiles, sql, testContext, testTarget, treeDigest } from './helpers.ts';
 
 const LABEL = 'backup-dr';
 let env: EnvInfo;
 let pgA: PostgresFixture;
 let pgB: PostgresFixture;
 let root: string;
+let close: () => Promise<void>;
 
 before(async () => {
-  env = await ensureEnv();
-  await removeLabelled(env, LABEL);
-  [pgA, pgB] = await Promise.all([startPostgres(env, LABEL, 'dr-a-pg'), startPostgres(env, LABEL, 'dr-b-pg')]);
-  root = await tempRoot('backup-dr-');
+  const suite = await openPostgresSuite(LABEL, ['dr-a-pg', 'dr-b-pg']);
+  ({ env, root, close } = suite);
+  [pgA, pgB] = suite.pgs as [PostgresFixture, PostgresFixture];
 });
-
-after(async () => {
-  await removeLabelled(env, LABEL);
-  await pgA.remove();
-  await pgB.remove();
-  await removeAll(root);
-});
+after(() => close());
 
 /** Runs the demo app image against a fixture's database (migrate, or serve in the background). */
 async function demo(fixture: PostgresFixture, command: 'migrate' | 'serve'): Promise<string> {

@@ -5,26 +5,17 @@ import { after, before, test } from 'node:test';
 import { runBackup } from '../../agent/backup/run-backup.ts';
 import { listBackups } from '../../agent/backup/snapshots.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
-import { ensureEnv, removeLabelled, startPostgres, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
-import { pgPassword, removeAll, sql, tempRoot, testContext, testTarget } from './helpers.ts';
+import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
+import { pgPassword, sql, testContext, testTarget } from './helpers.ts';
 
 const LABEL = 'backup-guards';
 let env: EnvInfo;
 let pgA: PostgresFixture;
 let root: string;
+let close: () => Promise<void>;
 
-before(async () => {
-  env = await ensureEnv();
-  await removeLabelled(env, LABEL);
-  pgA = await startPostgres(env, LABEL);
-  root = await tempRoot('backup-guards-');
-});
-
-after(async () => {
-  await removeLabelled(env, LABEL);
-  await pgA.remove();
-  await removeAll(root);
-});
+before(async () => ({ env, pg: pgA, root, close } = await openPostgresSuite(LABEL)));
+after(() => close());
 
 function code(err: unknown): string {
   return isAgentError(err) ? err.code : String(err);

@@ -6,15 +6,13 @@ import { restoreBackup } from '../../agent/backup/restore.ts';
 import { runBackup } from '../../agent/backup/run-backup.ts';
 import { listBackups } from '../../agent/backup/snapshots.ts';
 import { restoreTest } from '../../agent/backup/verify.ts';
-import { ensureEnv, removeLabelled, startPostgres, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
+import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
 import {
   databaseDigest,
   pgPassword,
-  removeAll,
   seedDatabase,
   seedFiles,
   sql,
-  tempRoot,
   testContext,
   testTarget,
   treeDigest,
@@ -24,19 +22,10 @@ const LABEL = 'backup-restore';
 let env: EnvInfo;
 let pgA: PostgresFixture;
 let root: string;
+let close: () => Promise<void>;
 
-before(async () => {
-  env = await ensureEnv();
-  await removeLabelled(env, LABEL);
-  pgA = await startPostgres(env, LABEL);
-  root = await tempRoot('backup-restore-');
-});
-
-after(async () => {
-  await removeLabelled(env, LABEL);
-  await pgA.remove();
-  await removeAll(root);
-});
+before(async () => ({ env, pg: pgA, root, close } = await openPostgresSuite(LABEL)));
+after(() => close());
 
 test('backup, change everything, restore: files byte-identical and every table equal', async () => {
   const files = path.join(root, 'data', 'files');

@@ -6,8 +6,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import { loopBtrfs, type LoopBtrfs } from '../env/btrfs.ts';
-import { docker, httpRequest, publishedPort, TEST_LABEL } from '../support/docker-env.ts';
-import { containersOf, makeStack, withDemoCommands, type Stack } from './harness.ts';
+import { httpRequest, publishedPort, TEST_LABEL } from '../support/docker-env.ts';
+import { containersOf, makeStack, oneOffsOf, withDemoCommands, type Stack } from './harness.ts';
 
 // The update flow (v1 → v2 with a migration) and the rollback flow (a revert v2 → v1 with
 // reverse migrations) are each killed with SIGKILL after every journal transition in turn (a
@@ -87,15 +87,7 @@ async function runChild(desired: DesiredState, crashAt: number): Promise<{ signa
 /** The app runs exactly one version, healthy when it is `healthyIf`, with every row. */
 async function checkOneVersion(healthyIf: string, why: string): Promise<string> {
   assert.deepEqual(await containersOf(s.env, s.owner), [`${s.owner}-postgres running`, `${s.owner}-web running`], why);
-  const oneOffs = await docker(s.env, [
-    'ps',
-    '-aq',
-    '--filter',
-    `label=appliance.owner=${s.owner}`,
-    '--filter',
-    'label=appliance.one-off',
-  ]);
-  assert.equal(oneOffs.stdout.trim(), '', `${why}: one-off containers left`);
+  assert.deepEqual(await oneOffsOf(s.env, s.owner), [], `${why}: one-off containers left`);
   const now = await web();
   assert.ok(now.version === 'v1' || now.version === 'v2', why);
   assert.equal(now.rows, rows, `${why}: rows lost`);

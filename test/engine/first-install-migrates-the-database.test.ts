@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { docker } from '../support/docker-env.ts';
-import { containersOf, makeStack, withDemoCommands, type Stack } from './harness.ts';
+import { containersOf, makeStack, oneOffsOf, withDemoCommands, type Stack } from './harness.ts';
 
 let s: Stack;
 before(async () => {
@@ -31,15 +30,7 @@ test('a first install starts the database, migrates it in a one-off container, t
   };
   assert.equal(records.current.imageRef, s.env.images['demo:v1']);
   assert.equal(records.current.state, '001_items\n');
-  const oneOffs = await docker(s.env, [
-    'ps',
-    '-aq',
-    '--filter',
-    `label=appliance.owner=${s.owner}`,
-    '--filter',
-    'label=appliance.one-off',
-  ]);
-  assert.equal(oneOffs.stdout.trim(), '', 'one-off containers are removed');
+  assert.deepEqual(await oneOffsOf(s.env, s.owner), [], 'one-off containers are removed');
   assert.ok(!s.logLines.join('').includes(s.password), 'the password was logged');
 
   const again = await s.apply(desired);

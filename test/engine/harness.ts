@@ -129,6 +129,13 @@ export async function makeStack(label: string, options: StackOptions = {}): Prom
   };
 }
 
+/** Ids of the owner's one-off containers (migrations, commands), which no step may leave behind. */
+export async function oneOffsOf(env: EnvInfo, owner: string): Promise<string[]> {
+  const filters = ['--filter', `label=appliance.owner=${owner}`, '--filter', 'label=appliance.one-off'];
+  const out = await docker(env, ['ps', '-aq', ...filters]);
+  return out.stdout.split('\n').filter((l) => l !== '');
+}
+
 /** Names and states of the owner's containers, e.g. `demo-web running`. */
 export async function containersOf(env: EnvInfo, owner: string): Promise<string[]> {
   const out = await docker(env, [

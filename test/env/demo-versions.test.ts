@@ -2,11 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   docker,
-  ensureEnv,
+  openPostgresSuite,
   httpRequest,
   publishedPort,
-  removeLabelled,
-  startPostgres,
   TEST_LABEL,
   waitForHttp,
   waitHealthy,
@@ -17,17 +15,10 @@ import {
 const label = 'demo-versions';
 let env: EnvInfo;
 let pg: PostgresFixture;
+let close: () => Promise<void>;
 
-before(async () => {
-  env = await ensureEnv();
-  await removeLabelled(env, label);
-  pg = await startPostgres(env, label);
-});
-
-after(async () => {
-  await pg.remove();
-  await removeLabelled(env, label);
-});
+before(async () => ({ env, pg, close } = await openPostgresSuite(label)));
+after(() => close());
 
 /** A fresh database on the shared server, so each test starts from an empty schema. */
 async function createDatabase(name: string): Promise<string> {

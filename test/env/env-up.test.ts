@@ -4,10 +4,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import {
   docker,
-  ensureEnv,
-  httpRequest,
-  removeLabelled,
+  openPostgresSuite,
   startPostgres,
+  httpRequest,
   TEST_LABEL,
   type EnvInfo,
   type PostgresFixture,
@@ -16,17 +15,10 @@ import {
 const label = 'env-up';
 let env: EnvInfo;
 let pg: PostgresFixture;
+let close: () => Promise<void>;
 
-before(async () => {
-  env = await ensureEnv();
-  await removeLabelled(env, label);
-  pg = await startPostgres(env, label);
-});
-
-after(async () => {
-  await pg.remove();
-  await removeLabelled(env, label);
-});
+before(async () => ({ env, pg, close } = await openPostgresSuite(label)));
+after(() => close());
 
 /** psql in a throwaway container on the host network, so it goes through the published port. */
 function psqlViaLoopback(passFile: string, sql: string) {

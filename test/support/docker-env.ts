@@ -231,6 +231,36 @@ export async function startPostgres(env: EnvInfo, label: string, name = `${label
   }
 }
 
+/** What a test file works on: the environment, its PostgreSQL containers and a temp root. */
+export interface PostgresSuite {
+  env: EnvInfo;
+  /** The first (often only) database. */
+  pg: PostgresFixture;
+  pgs: PostgresFixture[];
+  root: string;
+  /** Removes the containers, everything labelled `label` and the temp root. */
+  close: () => Promise<void>;
+}
+
+/**
+ * Brings the environment up, removes what an earlier run labelled `label` left, and starts one
+ * PostgreSQL per name (default `<label>-pg`) beside a fresh temp root.
+ */
+export async function openPostgresSuite(label: string, names: string[] = [`${label}-pg`]): Promise<PostgresSuite> {
+  const env = await ensureEnv();
+  await removeLabelled(env, label);
+  const pgs = await Promise.all(names.map((name) => startPostgres(env, label, name)));
+  const root = await mkdtemp(path.join(tmpdir(), `${label}-`));
+  const pg = pgs[0];
+  if (pg === undefined) throw new Error('openPostgresSuite: no database named');
+  const close = async (): Promise<void> => {
+    await removeLabelled(env, label);
+    for (const p of pgs) await p.remove();
+    await rm(root, { recursive: true, force: true });
+  };
+  return { env, pg, pgs, root, close };
+}
+
 /** The answer of {@link httpRequest}. */
 export interface HttpAnswer {
   status: number;
