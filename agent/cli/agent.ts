@@ -15,6 +15,7 @@ import { dockerMachine } from '../engine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
 import { Reconciler } from '../engine/reconciler.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
+import { releaseMemory } from '../lib/memory.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
 import { GitSource, loadCredentials } from '../source/index.ts';
@@ -112,6 +113,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     {
       cycle,
       log,
+      afterWork: releaseMemory,
       onStatus: (s) => {
         current = s;
         return writeFileAtomic(statusFile, `${JSON.stringify(secrets.scrubDeep(s), null, 2)}\n`);

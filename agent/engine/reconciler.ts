@@ -12,6 +12,8 @@ export interface ReconcilerDeps {
   random?: () => number;
   /** Called with every new status (persist it, serve it). */
   onStatus?: (status: AgentStatus) => Promise<void> | void;
+  /** Called once the loop is idle after a cycle that was not a no-op, or after an exclusive job (e.g. release memory). */
+  afterWork?: () => void;
 }
 
 export interface ReconcilerOptions {
@@ -37,6 +39,8 @@ export class Reconciler {
   private pending: { trigger: string; done: Promise<CycleOutcome> } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** A cycle that was not a no-op, or a job, ran since `afterWork` last did. */
+  private worked = false;
   private started = false;
   private stopped = false;
   private readonly abort = new AbortController();
@@ -84,6 +88,8 @@ export class Reconciler {
       return await job;
     } finally {
       if (this.holding === held) this.holding = undefined;
+      this.worked = true;
+      this.idle();
     }
   }
 
@@ -123,11 +129,24 @@ export class Reconciler {
       return outcome;
     })();
     this.running = done;
-    void done.finally(() => {
+    void done.then((outcome) => {
       if (this.running === done) this.running = undefined;
       if (this.started && !this.stopped && this.pending === undefined) this.schedule();
+      if (outcome.kind !== 'unchanged') this.worked = true;
+      this.idle();
     });
     return done;
+  }
+
+  /** Runs `afterWork` after work, once no cycle or job runs or waits (they would only make more). */
+  private idle(): void {
+    const afterWork = this.deps.afterWork;
+    if (afterWork === undefined || !this.worked) return;
+    setImmediate(() => {
+      if (!this.worked || this.busy() !== undefined || this.pending !== undefined) return;
+      this.worked = false;
+      afterWork();
+    });
   }
 
   private schedule(): void {

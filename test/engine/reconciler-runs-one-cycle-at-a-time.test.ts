@@ -190,3 +190,53 @@ test('a failing exclusive job releases the loop', async () => {
   assert.equal(outcome.kind, 'unchanged');
   await r.stop();
 });
+
+test('afterWork runs once the loop is idle after a cycle that did something or a job, never for no-ops', async () => {
+  const outcomes: CycleOutcome[] = [
+    { kind: 'unchanged', revision: 'a' },
+    { kind: 'applied', revision: 'b', steps: 2 },
+    { kind: 'applied', revision: 'c', steps: 1 },
+  ];
+  const calls: string[] = [];
+  const gate = deferred();
+  const r = new Reconciler(
+    {
+      log: quiet,
+      cycle: async () => {
+        const outcome = outcomes.shift() ?? { kind: 'unchanged', revision: 'c' };
+        calls.push(`cycle ${outcome.kind}`);
+        // The cycle after the second apply is still running when that apply ends.
+        if (calls.length === 5) await gate.promise;
+        return outcome;
+      },
+      afterWork: () => calls.push('afterWork'),
+    },
+    { appliance: 'demo', intervalMs: 60_000 },
+  );
+  const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  await r.trigger('poll');
+  await tick();
+  await r.trigger('poll');
+  await tick();
+  const applied = r.trigger('webhook');
+  const followUp = r.trigger('webhook');
+  await applied;
+  await tick();
+  await tick();
+  assert.deepEqual(calls.slice(3), ['cycle applied', 'cycle unchanged'], 'nothing while the follow-up runs');
+  gate.resolve();
+  await followUp;
+  await tick();
+  await r.exclusive(() => Promise.resolve('backup'));
+  await tick();
+  await r.stop();
+  assert.deepEqual(calls, [
+    'cycle unchanged',
+    'cycle applied',
+    'afterWork',
+    'cycle applied',
+    'cycle unchanged',
+    'afterWork',
+    'afterWork',
+  ]);
+});
