@@ -15,16 +15,19 @@ export default async function convergeBench(args: string[]): Promise<void> {
   const changes = numberArg(args, '--changes', 3);
   const noops = numberArg(args, '--noops', 1000);
   const env = await ensureEnv();
-  const flags = await daemonFlags();
+  const launch = await daemonLaunch();
   // The agent runs as it would on an appliance: compiled, without the TypeScript loader.
   await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: projectRoot, timeoutMs: 300_000 });
-  const webhookTimes = await measure(env, flags, 'webhook', changes, async (fleet) => {
+  const webhookTimes = await measure(env, launch, 'webhook', changes, async (fleet) => {
     await webhook(fleet);
   });
-  const pollTimes = await measure(env, flags, 'poll', changes, undefined, async (fleet) => {
+  const pollTimes = await measure(env, launch, 'poll', changes, undefined, async (fleet) => {
     await rss(fleet, noops);
   });
-  console.log(`\nagent: node ${flags.join(' ')} dist/agent/main.js agent (packer/files/appliance-agent.service)`);
+  const envText = Object.entries(launch.env).map(([k, v]) => `${k}=${v} `);
+  console.log(
+    `\nagent: ${envText.join('')}node ${launch.flags.join(' ')} dist/agent/main.js agent (packer/files/appliance-agent.service)`,
+  );
   console.log('config change → converged (one container replaced, health-checked)');
   console.log(`  webhook:  ${fmt(webhookTimes)}  median ${median(webhookTimes).toFixed(2)} s  (target ≤ 3 s)`);
   console.log(`  1 s poll: ${fmt(pollTimes)}  median ${median(pollTimes).toFixed(2)} s`);
@@ -34,17 +37,25 @@ let rssReport = '';
 
 const projectRoot = join(import.meta.dirname, '..');
 
-/** The node flags the image's systemd unit runs the daemon with (see the unit for why). */
-async function daemonFlags(): Promise<string[]> {
+/** How the image's systemd unit runs the daemon: node flags and environment (see the unit for why). */
+interface DaemonLaunch {
+  flags: string[];
+  env: Record<string, string>;
+}
+
+async function daemonLaunch(): Promise<DaemonLaunch> {
   const unit = await readFile(join(projectRoot, 'packer', 'files', 'appliance-agent.service'), 'utf8');
   const exec = /^ExecStart=\S+ (.*?) \S+\/main\.js agent/m.exec(unit)?.[1];
   if (exec === undefined) throw new Error('appliance-agent.service: no ExecStart running main.js agent');
-  return exec.split(' ');
+  const env = Object.fromEntries(
+    [...unit.matchAll(/^Environment=(\w+)=(\S*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+  return { flags: exec.split(' '), env };
 }
 
 async function measure(
   env: EnvInfo,
-  flags: string[],
+  launch: DaemonLaunch,
   mode: string,
   changes: number,
   trigger?: (fleet: Fleet) => Promise<void>,
@@ -54,7 +65,8 @@ async function measure(
   const fleet = await createFleet({ root: fleetRoot(name), env, name, pollSeconds: trigger === undefined ? 1 : 3600 });
   const agent = await startAgent(fleet, env, {
     entry: join(projectRoot, 'dist', 'agent', 'main.js'),
-    nodeArgs: flags,
+    nodeArgs: launch.flags,
+    env: launch.env,
   });
   const times: number[] = [];
   try {

@@ -163,7 +163,7 @@ export interface AgentProcess {
 export async function startAgent(
   fleet: Fleet,
   env: EnvInfo,
-  options: { entry?: string; nodeArgs?: readonly string[] } = {},
+  options: { entry?: string; nodeArgs?: readonly string[]; env?: Record<string, string> } = {},
 ): Promise<AgentProcess> {
   const logFile = join(fleet.root, 'agent.log');
   const log = await open(logFile, 'a');
@@ -172,7 +172,7 @@ export async function startAgent(
     process.execPath,
     [...(options.nodeArgs ?? []), entry, 'agent', '--config', fleet.bootstrapFile],
     {
-      env: { ...process.env, DOCKER_HOST: env.dockerHost },
+      env: { ...process.env, ...options.env, DOCKER_HOST: env.dockerHost },
       stdio: ['ignore', log.fd, log.fd],
     },
   );
