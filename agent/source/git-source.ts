@@ -11,6 +11,7 @@ import { readAcceptedState, writeAcceptedState, type AcceptedState } from './acc
 import type { GitCredentials } from './credentials.ts';
 import { parseSourceUrl, Remote } from './remote.ts';
 import { SignatureVerifier, type TrustedSigner, type VerifiedSignature } from './signatures.ts';
+import { compactPacks } from './compact-packs.ts';
 import { LocalStores, storeCorrupt, type Store } from './local-stores.ts';
 import { gitTreeReader, type GitFs } from './tree-reader.ts';
 
@@ -44,6 +45,8 @@ export interface GitSourceOptions {
   cloneDepth?: number;
   /** Largest file the readers return (default 1 MiB). */
   maxFileBytes?: number;
+  /** On its first sync, the source merges `repo.git`'s packs into one when it has this many (default 20). */
+  compactAtPacks?: number;
 }
 
 /** Outcome of a sync: the revision in force and a reader of exactly that revision. */
@@ -78,6 +81,7 @@ export class GitSource {
   private readonly stores: LocalStores;
   /** Store → commit, for readers that found the store damaged; the next sync replaces it. */
   private readonly distrusted = new Map<string, string>();
+  private compacted = false;
   private verifier: Promise<SignatureVerifier> | undefined;
   private inflight: Promise<SyncResult> | undefined;
 
@@ -144,6 +148,10 @@ export class GitSource {
 
   private async syncOnce(): Promise<SyncResult> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    if (!this.compacted) {
+      this.compacted = true;
+      await this.compact();
+    }
     const state = await readAcceptedState(this.stateFile);
     const anchor = state?.url === this.url && state.branch === this.options.branch ? state : undefined;
     if (state !== undefined && anchor === undefined) {
@@ -219,6 +227,24 @@ export class GitSource {
     } catch (err) {
       if (isAgentError(err, 'SourceCorrupt')) await this.stores.distrust(store.gitdir, state);
       throw err;
+    }
+  }
+
+  /**
+   * Merges the packs of `repo.git` (one per fetch) into one. Only on the first sync: no reader
+   * of this source exists yet, so none can be left pointing at a pack that is gone. A failure
+   * leaves the store as it was, or with its objects twice.
+   */
+  private async compact(): Promise<void> {
+    const { main } = this.stores;
+    if ((await this.stores.pending()) || !(await this.stores.exists(main))) return;
+    try {
+      const result = await compactPacks(this.fs, main, this.options.compactAtPacks ?? 20);
+      if (result.packs === 0) return;
+      this.stores.cache = {};
+      this.log.info({ packs: result.packs, objects: result.objects }, "merged the local store's packs into one");
+    } catch (err) {
+      this.log.warn({ err }, "could not merge the local store's packs; it stays as it is");
     }
   }
 
