@@ -18,6 +18,28 @@ const quiet = createLogger({
   }),
 });
 
+/** A cycle on `source` whose machine stops it with TestStop once it has the desired state (`seen`). */
+function stoppingCycle(
+  source: Parameters<typeof createCycle>[0]['source'],
+  decrypt: DecryptEnv,
+  seen: DesiredState[] = [],
+) {
+  return createCycle({
+    name: 'shop-prod',
+    source,
+    decrypt,
+    // The machine is not what these tests are about.
+    driverFor: (desired) => {
+      seen.push(desired);
+      throw new AgentError('TestStop', 'no machine in this test');
+    },
+    stateDir: '/nonexistent',
+    log: quiet,
+    secrets: new SecretRegistry(),
+    status: () => initialStatus('shop-prod', new Date()),
+  });
+}
+
 test('a revision is read, decrypted and validated once, however often it is polled', async () => {
   const files = await fixtureRepo('basic');
   const repos = { r1: memoryRepo(files), r2: memoryRepo(files) };
@@ -36,23 +58,14 @@ test('a revision is read, decrypted and validated once, however often it is poll
     return plainDecrypt(text, file);
   };
   const seen: DesiredState[] = [];
-  const cycle = createCycle({
-    name: 'shop-prod',
-    source: {
+  const cycle = stoppingCycle(
+    {
       sync: () => Promise.resolve({ revision: head, reader: counted(repos[head]) }),
       current: () => Promise.resolve(undefined),
     },
     decrypt,
-    // The machine is not what this test is about: stop the cycle once it has the desired state.
-    driverFor: (desired) => {
-      seen.push(desired);
-      throw new AgentError('TestStop', 'no machine in this test');
-    },
-    stateDir: '/nonexistent',
-    log: quiet,
-    secrets: new SecretRegistry(),
-    status: () => initialStatus('shop-prod', new Date()),
-  });
+    seen,
+  );
   const signal = new AbortController().signal;
   const poll = (): Promise<unknown> =>
     assert.rejects(cycle('poll', signal), (err: unknown) => err instanceof AgentError && err.code === 'TestStop');
@@ -79,24 +92,16 @@ test('a revision whose config is invalid is not remembered as loaded', async () 
   });
   let decrypts = 0;
   let files: ReadonlyMap<string, string> = bad;
-  const cycle = createCycle({
-    name: 'shop-prod',
-    source: {
+  const cycle = stoppingCycle(
+    {
       sync: () => Promise.resolve({ revision: 'r1', reader: memoryRepo(files) }),
       current: () => Promise.resolve(undefined),
     },
-    decrypt: (text, file) => {
+    (text, file) => {
       decrypts++;
       return plainDecrypt(text, file);
     },
-    driverFor: () => {
-      throw new AgentError('TestStop', 'no machine in this test');
-    },
-    stateDir: '/nonexistent',
-    log: quiet,
-    secrets: new SecretRegistry(),
-    status: () => initialStatus('shop-prod', new Date()),
-  });
+  );
   const signal = new AbortController().signal;
   const outcome = await cycle('poll', signal);
   assert.equal(outcome.kind, 'stalled');
