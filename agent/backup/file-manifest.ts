@@ -35,10 +35,11 @@ export async function saveHashCache(file: string, cache: HashCache): Promise<voi
 /**
  * Every regular file and symbolic link of the volumes with its sha256, sorted; volumes that do
  * not exist count as empty. Hashes come from `cache` when the file's stat is unchanged (the
- * same test restic uses to skip unchanged files); the cache is replaced by what was seen.
+ * same test restic uses to skip unchanged files); the cache is replaced by what was seen. A
+ * volume read from elsewhere than its own path (a snapshot) gives that path as `path`.
  */
 export async function scanVolumes(
-  volumes: readonly { name: string; root: string }[],
+  volumes: readonly { name: string; root: string; path?: string }[],
   cache?: HashCache,
 ): Promise<{ files: FileEntry[]; volumes: VolumeManifest[] }> {
   const seen: HashCache = new Map();
@@ -73,7 +74,7 @@ export async function scanVolumes(
     files.push(...entries);
     summary.push({
       name: v.name,
-      path: v.root,
+      path: v.path ?? v.root,
       files: entries.length,
       bytes: entries.reduce((n, e) => n + (e.link === true ? 0 : e.size), 0),
     });

@@ -9,7 +9,8 @@ import { withBackupMount } from '../drivers/restic/mount.ts';
 import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
 import type { BackupRequest } from '../drivers/restic/restic.ts';
 import { backupPaths, requireRestic, withJob, type BackupContext } from './context.ts';
-import { loadHashCache, RESTORE_WORK_DIRS, saveHashCache, scanVolumes, volumeRoots } from './file-manifest.ts';
+import { loadHashCache, RESTORE_WORK_DIRS, saveHashCache, scanVolumes } from './file-manifest.ts';
+import { volumeView, type VolumeView } from './frozen-volumes.ts';
 
 /** What a backup is doing, for a progress display. */
 export type BackupPhase = 'checks' | 'scan' | 'dump' | 'upload' | 'retention';
@@ -78,19 +79,35 @@ export async function backupUnlocked(
   options: RunBackupOptions,
   started: Date = ctx.now(),
 ): Promise<BackupSuccess> {
-  const restic = requireRestic(ctx);
-  const { target } = ctx;
+  requireRestic(ctx);
   const phase = options.onPhase ?? (() => undefined);
-  const paths = backupPaths(ctx.dir);
-
   phase('checks');
   const checkValue =
     ctx.postgres === undefined || options.skipGuards === true
       ? undefined
       : (await ctx.postgres.nonEmpty(options.nonEmptySql)).value;
   phase('scan');
+  const view = await volumeView(ctx.target.volumes, ctx.log);
+  try {
+    return await backupFrom(ctx, options, { started, view, checkValue });
+  } finally {
+    await view.release();
+  }
+}
+
+/** The backup once the volumes' view is chosen: manifest, dump, env.yml and files into one snapshot. */
+async function backupFrom(
+  ctx: BackupContext,
+  options: RunBackupOptions,
+  at: { started: Date; view: VolumeView; checkValue: string | undefined },
+): Promise<BackupSuccess> {
+  const { started, view, checkValue } = at;
+  const restic = requireRestic(ctx);
+  const { target } = ctx;
+  const phase = options.onPhase ?? (() => undefined);
+  const paths = backupPaths(ctx.dir);
   const cache = await loadHashCache(paths.hashes);
-  const scan = await scanVolumes(volumeRoots(target.volumes), cache);
+  const scan = await scanVolumes(view.roots, cache);
   const refusal =
     options.skipGuards === true
       ? undefined
@@ -103,8 +120,12 @@ export async function backupUnlocked(
         });
   if (refusal !== undefined) throw new AgentError(refusal.code, refusal.message, { data: refusal.data });
 
-  await rm(paths.staging, { recursive: true, force: true });
-  await mkdir(paths.staging, { recursive: true, mode: 0o700 });
+  // Frozen volumes: manifest, dump and env.yml go beside their snapshots, where restic runs.
+  const staging = view.frozen?.stage ?? paths.staging;
+  if (view.frozen === undefined) {
+    await rm(paths.staging, { recursive: true, force: true });
+    await mkdir(paths.staging, { recursive: true, mode: 0o700 });
+  }
   try {
     const manifest: BackupManifest = {
       format: 1,
@@ -118,7 +139,7 @@ export async function backupUnlocked(
     const snapshotPaths = [path.basename(SNAPSHOT_LAYOUT.manifest)];
     if (ctx.postgres !== undefined) {
       phase('dump');
-      const dbDir = path.join(paths.staging, path.basename(SNAPSHOT_LAYOUT.dbDir));
+      const dbDir = path.join(staging, path.basename(SNAPSHOT_LAYOUT.dbDir));
       await mkdir(dbDir, { mode: 0o700 });
       const dump = dumpPathOf(ctx.postgres.database);
       const info = await ctx.postgres.dump(path.join(dbDir, path.basename(dump)), options.signal);
@@ -126,22 +147,22 @@ export async function backupUnlocked(
       snapshotPaths.push(path.basename(SNAPSHOT_LAYOUT.dbDir));
     }
     if (options.envYml !== undefined) {
-      const envDir = path.join(paths.staging, path.dirname(SNAPSHOT_LAYOUT.env).slice(1));
+      const envDir = path.join(staging, path.dirname(SNAPSHOT_LAYOUT.env).slice(1));
       await mkdir(envDir, { mode: 0o700 });
-      await writeFile(path.join(paths.staging, SNAPSHOT_LAYOUT.env.slice(1)), options.envYml, { mode: 0o600 });
+      await writeFile(path.join(staging, SNAPSHOT_LAYOUT.env.slice(1)), options.envYml, { mode: 0o600 });
       snapshotPaths.push(path.dirname(SNAPSHOT_LAYOUT.env).slice(1));
     }
-    await writeFile(path.join(paths.staging, 'manifest.json'), `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
-    snapshotPaths.push(...target.volumes.map((v) => v.hostPath));
+    await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
+    snapshotPaths.push(...(view.frozen?.paths ?? target.volumes.map((v) => v.hostPath)));
 
     return await withBackupMount(target.repository?.mount, async () => {
       phase('upload');
       const request: BackupRequest = {
         paths: snapshotPaths,
-        cwd: paths.staging,
+        cwd: staging,
         host: target.appliance,
         tags: [...snapshotTags(target.appliance, target.revision), ...(options.extraTags ?? [])],
-        excludes: target.volumes.flatMap((v) => RESTORE_WORK_DIRS.map((d) => path.join(v.hostPath, d))),
+        excludes: view.roots.flatMap((v) => RESTORE_WORK_DIRS.map((d) => path.join(v.root, d))),
         onError: (item, message) => {
           ctx.log.warn({ item, err: message }, 'restic could not read a file');
         },
