@@ -94,8 +94,8 @@ async function measure(
 
 /**
  * RSS of the agent process idle, then after `noops` webhook-triggered no-op cycles. Each is
- * read once settled (V8's memory reducer collects the garbage of the last work within seconds
- * of going idle), so growth shows what the cycles kept, not when the last GC happened to run.
+ * read once settled (the agent collects its garbage when it goes idle after work, see
+ * agent/lib/memory.ts), so growth shows what the cycles kept, not a passing allocation.
  */
 async function rss(fleet: Fleet, noops: number): Promise<void> {
   const pid = await agentPid(fleet);
@@ -122,9 +122,8 @@ async function rss(fleet: Fleet, noops: number): Promise<void> {
 }
 
 /**
- * RSS after at least 20 s idle (V8's memory reducer waits ~8 s of low allocation before it
- * collects), once five readings a second apart lie within 0.5 MB (at most 90 s): their median,
- * the first reading, and the seconds it took.
+ * RSS after at least 20 s idle, once five readings a second apart lie within 0.5 MB (at most
+ * 90 s): their median, the first reading, and the seconds it took.
  */
 async function settledRss(pid: number): Promise<{ mb: number; first: number; seconds: number }> {
   const readings = [await rssMb(pid)];

@@ -7,7 +7,7 @@ import { applianceTag, snapshotTags } from '../core/backup-target.ts';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
 import { withBackupMount } from '../drivers/restic/mount.ts';
 import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
-import type { BackupRequest } from '../drivers/restic/restic.ts';
+import type { BackupRequest, Restic } from '../drivers/restic/restic.ts';
 import { backupPaths, requireRestic, withJob, type BackupContext } from './context.ts';
 import { loadHashCache, RESTORE_WORK_DIRS, saveHashCache, scanVolumes } from './file-manifest.ts';
 import { volumeView, type VolumeView } from './frozen-volumes.ts';
@@ -79,7 +79,7 @@ export async function backupUnlocked(
   options: RunBackupOptions,
   started: Date = ctx.now(),
 ): Promise<BackupSuccess> {
-  requireRestic(ctx);
+  const restic = requireRestic(ctx);
   const phase = options.onPhase ?? (() => undefined);
   phase('checks');
   const checkValue =
@@ -89,7 +89,7 @@ export async function backupUnlocked(
   phase('scan');
   const view = await volumeView(ctx.target.volumes, ctx.log);
   try {
-    return await backupFrom(ctx, options, { started, view, checkValue });
+    return await backupFrom(ctx, options, { restic, phase, started, view, checkValue });
   } finally {
     await view.release();
   }
@@ -99,12 +99,16 @@ export async function backupUnlocked(
 async function backupFrom(
   ctx: BackupContext,
   options: RunBackupOptions,
-  at: { started: Date; view: VolumeView; checkValue: string | undefined },
+  at: {
+    restic: Restic;
+    phase: (phase: BackupPhase) => void;
+    started: Date;
+    view: VolumeView;
+    checkValue: string | undefined;
+  },
 ): Promise<BackupSuccess> {
-  const { started, view, checkValue } = at;
-  const restic = requireRestic(ctx);
+  const { restic, phase, started, view, checkValue } = at;
   const { target } = ctx;
-  const phase = options.onPhase ?? (() => undefined);
   const paths = backupPaths(ctx.dir);
   const cache = await loadHashCache(paths.hashes);
   const scan = await scanVolumes(view.roots, cache);

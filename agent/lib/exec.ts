@@ -79,9 +79,10 @@ export interface StreamExecResult {
 const STDERR_KEEP = 16 * 1024;
 
 /**
- * Like {@link run} (argv only, timeout, AbortSignal, `ExecFailed` with the tail of stderr), for commands whose output is a stream: progress lines read as they come, or a large
- * stdout piped elsewhere without buffering it. An aborted or timed-out child gets SIGTERM, so
- * restic can remove its lock.
+ * Like {@link run} (argv only, timeout, AbortSignal, `ExecFailed` with the tail of stderr), for
+ * commands whose output is a stream: progress lines read as they come, or a large stdout piped
+ * elsewhere without buffering it. An aborted or timed-out child gets SIGTERM, so restic can
+ * remove its lock.
  */
 export async function runStreaming(
   file: string,
