@@ -4,7 +4,8 @@ import { AgentError } from '../core/errors.ts';
 import { hostPathsOf } from '../core/normalize.ts';
 import { describeAge } from '../core/plan-migrate.ts';
 import { plan, type Plan } from '../core/plan.ts';
-import { DATA_CHANGING, type Step } from '../core/steps.ts';
+import type { Step } from '../core/steps.ts';
+import { classifyFailedApply } from '../core/update-failure.ts';
 import type { Logger } from '../lib/log.ts';
 import { applyPlan, type ApplyOutcome, type Change } from './apply-plan.ts';
 import type { MachineDriver } from './executors.ts';
@@ -131,7 +132,10 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
   if (error === undefined && steps.length > 0) {
     const outcome = await run({ ...first, steps });
     changeSet = [...changeSet, ...outcome.changeSet];
-    error = outcome.error === undefined ? undefined : asUpdateFailure(outcome.error, steps, before);
+    error =
+      outcome.error === undefined
+        ? undefined
+        : asUpdateFailure(outcome.error, desired, steps, before, outcome.changeSet);
   }
   const after = first.steps.length > 0 ? await observe() : undefined;
   const remaining = after === undefined ? first : planOf(after);
@@ -174,12 +178,14 @@ function unsettled(remaining: Plan): AgentError {
   });
 }
 
-/**
- * A failed update of the app's version or database is terminal: everything was put back (the
- * snapshot restored, the previous containers started), and the same revision would fail again.
- */
-function asUpdateFailure(err: AgentError, steps: readonly Step[], before: ActualState): AgentError {
-  const changesData = steps.some((s) => DATA_CHANGING.includes(s.action));
+/** A failed apply stalls its revision only when it judged the new version or changed the data. */
+function asUpdateFailure(
+  err: AgentError,
+  desired: DesiredState,
+  steps: readonly Step[],
+  before: ActualState,
+  changeSet: Change[],
+): AgentError {
   const bumpsApp = steps.some(
     (s) =>
       s.action === 'container.replace' &&
@@ -187,15 +193,11 @@ function asUpdateFailure(err: AgentError, steps: readonly Step[], before: Actual
         (c) => c.id === s.args.from.id && c.spec !== undefined && c.spec.image !== s.args.spec.image,
       ),
   );
-  if (err.terminal || (!changesData && !bumpsApp)) return err;
-  const what = changesData
-    ? 'the database and files were restored and the previous version started'
-    : 'the previous version was started again';
-  return new AgentError(err.code, `${err.message} — update rolled back: ${what}`, {
-    terminal: true,
-    data: err.data,
-    cause: err,
-  });
+  const apps = new Set(desired.app.services.filter((sv) => sv.role === 'app').map((sv) => sv.name));
+  const ranBefore = before.containers.some(
+    (c) => c.service !== undefined && apps.has(c.service) && c.state === 'running',
+  );
+  return classifyFailedApply(err, { bumpsApp, ranBefore, changeSet });
 }
 
 function noticesOf(p: Plan, changes: readonly Change[], now: Date): ApplyNotice[] {

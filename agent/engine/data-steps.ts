@@ -1,6 +1,6 @@
 import type { DockerClient } from '../drivers/docker/client.ts';
 import type { MigrationRecord } from '../core/actual.ts';
-import { AgentError } from '../core/errors.ts';
+import { AgentError, describeError, isAgentError } from '../core/errors.ts';
 import type { JsonObject, JsonValue } from '../core/json.ts';
 import type { SnapshotVolume, Step } from '../core/steps.ts';
 import type { AppCommands } from '../drivers/app/commands.ts';
@@ -147,7 +147,7 @@ async function changeDatabase<A extends 'app.migrate' | 'app.reverse-migrate'>(
     await ctx.record(base);
     progress.begun = true;
   };
-  const undo = (): Promise<void> =>
+  const undo = (): Promise<boolean> =>
     undoChange(d, step as Step<'app.migrate'>, {
       outputOf: ctx.outputOf,
       record: ctx.record,
@@ -171,17 +171,28 @@ async function changeDatabase<A extends 'app.migrate' | 'app.reverse-migrate'>(
     await ctx.record({ ...base, ...result });
   } catch (err) {
     if (!progress.begun) throw err;
+    let restored = false;
     try {
-      await undo();
+      restored = await undo();
     } catch (undoErr) {
       ctx.log.error(
         { err: (undoErr as Error).message, step: step.id },
         'restoring the snapshot after a failed migration failed',
       );
     }
-    throw err;
+    throw restored ? markRestored(err) : err;
   }
-  return { revert: undo };
+  return {
+    revert: async () => {
+      await undo();
+    },
+  };
+}
+
+/** The error of a change that was undone by restoring the snapshot (see classifyFailedApply). */
+function markRestored(err: unknown): AgentError {
+  const e = isAgentError(err) ? err : new AgentError('StepFailed', describeError(err), { cause: err });
+  return new AgentError(e.code, e.message, { terminal: e.terminal, data: { ...e.data, restored: true }, cause: e });
 }
 
 async function recoverChange(
@@ -199,7 +210,7 @@ async function recoverChange(
  * Restores the plan's PRE_MIGRATE snapshot (unless the step found nothing to migrate) and puts
  * the previous migration record back.
  */
-async function undoChange(d: DataStepDeps, step: Step<'app.migrate'>, ctx: RecoverContext): Promise<void> {
+async function undoChange(d: DataStepDeps, step: Step<'app.migrate'>, ctx: RecoverContext): Promise<boolean> {
   const out = ctx.outputOf(step.id) ?? {};
   const snap =
     step.args.snapshot === undefined || out['migrated'] === false
@@ -222,6 +233,7 @@ async function undoChange(d: DataStepDeps, step: Step<'app.migrate'>, ctx: Recov
   await updateMigrationRecords(d.stateDir, d.owner, (r) =>
     withCurrent(r, previous === null || previous === undefined ? undefined : (previous as unknown as MigrationRecord)),
   );
+  return snap !== undefined;
 }
 
 async function expectUpToDate(d: DataStepDeps, ctx: ExecContext, image: string, code: string): Promise<void> {

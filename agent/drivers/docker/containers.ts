@@ -6,6 +6,7 @@ import type { ExecContext, Undo } from '../../engine/executors.ts';
 import type { Container, ContainerInspect, DockerClient } from './client.ts';
 import { containerConfig, extraNetworks, serviceFor } from './container-config.ts';
 import { dockerError, dockerStatus, ignoreMissing } from './errors.ts';
+import { waitDatabaseReady } from '../postgres/ready.ts';
 import { waitReady } from './health.ts';
 import { removeSecretDir, secretDir, writeSecretFiles } from './secret-files.ts';
 
@@ -208,6 +209,10 @@ async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Container, args:
     throw dockerError(err, 'ContainerStartFailed', `start ${args.name}`, { container: args.name });
   }
   await waitReady(d.docker, c.id, args.name, args.spec.healthcheck, ctx.signal);
+  const db = ctx.desired.app.database;
+  if (db !== undefined && db.service === args.service) {
+    await waitDatabaseReady(d.docker, c.id, db, ctx.log, ctx.signal === undefined ? {} : { signal: ctx.signal });
+  }
 }
 
 /** Removes a leftover container of this owner that holds a temporary name; refuses one of others. */
