@@ -56,8 +56,8 @@ let pending: Promise<EnvInfo> | undefined;
  * Brings the test environment up (test/env/up.sh, once per process; it is quick when all is
  * up already) and returns how to reach it.
  */
-export function ensureEnv(): Promise<EnvInfo> {
-  pending ??= runUp()
+export function ensureEnv(progress?: (line: string) => void): Promise<EnvInfo> {
+  pending ??= runUp(progress)
     .then(() => readEnv())
     .catch((err: unknown) => {
       pending = undefined;
@@ -90,12 +90,19 @@ export async function readEnv(stateDir: string = envStateDir()): Promise<EnvInfo
   };
 }
 
-function runUp(): Promise<void> {
+function runUp(progress?: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [upScript], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
+    let told = 0;
     const collect = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
+      if (progress === undefined) return;
+      // Whole lines only, each once: up.sh's own "[env hh:mm:ss] …" steps.
+      const end = output.lastIndexOf('\n');
+      if (end < told) return;
+      for (const line of output.slice(told, end).split('\n')) if (line.startsWith('[env ')) progress(line);
+      told = end + 1;
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);

@@ -26,6 +26,8 @@ export interface FleetOptions {
   /** Port of the agent's HTTP API (default: a free one). */
   agentPort?: number;
   pollSeconds?: number;
+  /** The appliance's data path (storage.paths.data); default root/data. A btrfs mount shows real snapshots. */
+  dataPath?: string;
 }
 
 /** A config repo made from example-config-repo, served by git http-backend, plus an agent's bootstrap. */
@@ -74,7 +76,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const files = fleetFiles(work, name, operatorKey);
   await files.env((doc) => {
     registryLogin(env.registry.url, env.registry.username, env.registry.password)(doc);
-    doc.setIn(['storage', 'paths', 'data'], join(root, 'data'));
+    doc.setIn(['storage', 'paths', 'data'], options.dataPath ?? join(root, 'data'));
     // Each fleet backs up into its own repository, never the example's /var/backups path.
     doc.setIn(['backup', 'repository'], join(root, 'restic'));
   });
@@ -88,7 +90,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const srv = join(root, 'srv');
   const bare = await createBareRepo(srv, 'fleet.git');
   await git(work, ['remote', 'add', 'origin', bare]);
-  await git(work, ['push', '-q', 'origin', 'main']);
+  // With its upstream set, a plain `git push` in the work clone works, as the demo tells users.
+  await git(work, ['push', '-q', '-u', 'origin', 'main']);
   const server = await startGitServer({ root: srv });
 
   const webhookSecret = randomBytes(24).toString('hex');
