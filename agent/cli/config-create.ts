@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { dirRepoReader } from '../config/repo-dir.ts';
-import { assertWorkTree, originUrl, uncommittedPaths } from '../provision/config-repo-git.ts';
+import { assertWorkTree, uncommittedPaths } from '../provision/config-repo-git.ts';
 import { credentialsContent, readTrustedSigners } from '../provision/bootstrap-doc.ts';
 import { prepareAppliance, type PreparedAppliance } from '../provision/create-prepare.ts';
 import { existingOutFiles, writeAppliance, type WriteResult } from '../provision/create-write.ts';
@@ -12,6 +12,7 @@ import { parseSecretKind, type SecretKind } from '../provision/generate-secrets.
 import { selectApp } from '../provision/select-app.ts';
 import { publicUrl, urlHasCredentials } from '../lib/public-url.ts';
 import { readText, terminalProgress } from '../provision/terminal.ts';
+import { resolveChoices } from './config-create-choices.ts';
 import { processIo, type CliIo } from './io.ts';
 import { pathExists } from '../lib/fs.ts';
 
@@ -159,7 +160,8 @@ async function prepare(
         { terminal: true },
       );
   }
-  const repoUrl = opts.repoUrl ?? (await defaultRepoUrl(repo, io));
+  const interactive = io === processIo && process.stdin.isTTY && process.stderr.isTTY;
+  const { repoUrl, app } = await resolveChoices(repo, opts, io, interactive);
   if (urlHasCredentials(repoUrl))
     io.stderr('appliance config create: warning: the repository URL carries credentials; prefer --credentials-file\n');
   const credentials =
@@ -177,7 +179,7 @@ async function prepare(
     repo,
     name: opts.name,
     domain: opts.domain.replace(/\.$/, ''),
-    app: await selectApp(dirRepoReader(repo), opts.app),
+    app: await selectApp(dirRepoReader(repo), app),
     recipients: opts.recipient ?? [],
     repoUrl,
     branch: opts.branch,
@@ -201,18 +203,6 @@ async function prepare(
           },
         }),
   });
-}
-
-async function defaultRepoUrl(repo: string, io: CliIo): Promise<string> {
-  const origin = await originUrl(repo, io.env);
-  if (origin !== undefined && /^https?:\/\//i.test(origin)) return origin;
-  throw new AgentError(
-    'RepoUrlMissing',
-    origin === undefined
-      ? 'the repository has no remote.origin.url: pass --repo-url with the http(s) URL the appliance clones from'
-      : `remote.origin.url is not an http(s) URL (the agent fetches over smart HTTP): pass --repo-url`,
-    { terminal: true },
-  );
 }
 
 function parseSettings(items: readonly string[]): Record<string, string | number | boolean> {

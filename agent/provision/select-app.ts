@@ -19,9 +19,7 @@ export interface LoadedApp {
  * and, without `wanted`, a repository with none or several (listing them).
  */
 export async function selectApp(repo: RepoReader, wanted: string | undefined): Promise<LoadedApp> {
-  const available: string[] = [];
-  for (const dir of await repo.listDir('apps'))
-    if ((await repo.readFile(`apps/${dir}/app.yml`)) !== undefined) available.push(`apps/${dir}/app.yml`);
+  const available = await listApps(repo);
   let path: string;
   if (wanted !== undefined) {
     path = /\.ya?ml$/.test(wanted) ? wanted.replace(/^\.\//, '') : `apps/${wanted}/app.yml`;
@@ -52,4 +50,12 @@ export async function selectApp(repo: RepoReader, wanted: string | undefined): P
       data: { issues },
     });
   return { path, definition: valid.value };
+}
+
+/** The app definitions of the repository (apps/<app>/app.yml), in directory order. */
+export async function listApps(repo: RepoReader): Promise<string[]> {
+  const available: string[] = [];
+  for (const dir of await repo.listDir('apps'))
+    if ((await repo.readFile(`apps/${dir}/app.yml`)) !== undefined) available.push(`apps/${dir}/app.yml`);
+  return available;
 }

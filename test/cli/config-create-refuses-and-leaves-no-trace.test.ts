@@ -17,7 +17,7 @@ test('config create refuses bad requests before writing anything', async (t) => 
   const base = ['create', '--repo', repo, '--domain', 'x.example.test', '--out', out];
   const cases: { args: string[]; error: RegExp; prepare?: () => Promise<void> }[] = [
     { args: [...base, '--name', 'demo', '--app', 'demo'], error: /appliances\/demo exists already \(use --force/ },
-    { args: [...base, '--name', 'new-one'], error: /several apps: pass --app with one of apps\/demo\/app.yml, apps\/ecs\/app.yml/ },
+    { args: [...base, '--name', 'new-one'], error: /pass --app <path> \(the repository has several apps: apps\/demo\/app.yml, apps\/ecs\/app.yml\)$/m },
     { args: [...base, '--name', 'new-one', '--app', 'apps/nope/app.yml'], error: /apps\/nope\/app.yml does not exist/ },
     { args: [...base, '--name', 'Bad_Name', '--app', 'demo'], error: /not a valid appliance name/ },
     { args: [...base, '--name', 'new-one', '--app', 'demo', '-r', 'age1nope'], error: /'age1nope' is not an age recipient/ },
@@ -35,7 +35,7 @@ test('config create refuses bad requests before writing anything', async (t) => 
 
   await git(repo, ['remote', 'set-url', 'origin', '/srv/git/fleet.git']);
   const local = await runConfig([...base, '--name', 'new-one', '--app', 'demo']);
-  assert.match(local.err, /remote.origin.url is not an http\(s\) URL .*pass --repo-url/);
+  assert.match(local.err, /pass --repo-url <url> \(remote.origin.url is not an http\(s\) URL/);
 
   await writeFile(join(repo, '.sops.yaml'), '# edited\n', { flag: 'a' });
   const dirty = await runConfig([...base, '--name', 'new-one', '--app', 'demo', '--repo-url', 'https://h.test/f.git']);
