@@ -110,6 +110,8 @@ export function renderCaddyConfig(input: IngressInput): JsonObject {
         servers: { https, http },
       },
       tls: { automation: { policies: [{ subjects: names, issuers }] } },
+      // The internal CA's root stays in Caddy's storage: never added to the host's trust store.
+      pki: { certificate_authorities: { local: { install_trust: false } } },
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -64,6 +64,12 @@ test('HTTP redirects to HTTPS, which proxies to the upstream with security heade
   assert.equal(page.body, 'verify=NONE path=/');
   assert.equal(page.headers['strict-transport-security'], 'max-age=600');
   assert.equal(page.headers['x-content-type-options'], 'nosniff');
+  const trusted = await readdir('/usr/local/share/ca-certificates').catch(() => []);
+  assert.deepEqual(
+    trusted.filter((f) => f.startsWith('Caddy')),
+    [],
+    "the internal CA's root is not added to the host's trust",
+  );
 });
 
 test('a require route refuses a request without a client certificate and takes one signed by the env CA', async () => {
