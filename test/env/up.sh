@@ -24,7 +24,7 @@ install_packages
 ensure_engine
 ensure_images
 ensure_registry
-push_images "debian:$SUITE" postgres:15 "${DEMO_VERSIONS[@]/#/demo:}"
+push_images "debian:$SUITE" postgres:15 caddy:2.6 "${DEMO_VERSIONS[@]/#/demo:}"
 
 cat >"$STATE/env.json.tmp" <<JSON
 {

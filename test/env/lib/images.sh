@@ -110,6 +110,7 @@ ensure_images() {
   ensure_base_image
   local py_hash
   build_image postgres appliance-test/postgres:15 "$IMAGES_DIR/postgres" "$IMAGES_DIR/postgres/Dockerfile" "$BASE_HASH"
+  build_image caddy appliance-test/caddy:2.6 "$IMAGES_DIR/caddy" "$IMAGES_DIR/caddy/Dockerfile" "$BASE_HASH"
   build_image python appliance-test/python:3.11 "$IMAGES_DIR/python" "$IMAGES_DIR/python/Dockerfile" "$BASE_HASH"
   py_hash=$(image_hash appliance-test/python:3.11)
   local v
