@@ -29,8 +29,10 @@ export interface GitSourceDeps {
 
 /** Where to pull from and what to accept. */
 export interface GitSourceOptions {
-  /** http(s) URL; userinfo in it is stripped and used as credentials when `auth` is not given. */
+  /** https URL (http only to loopback, or with `allowInsecureHttp`); userinfo in it is stripped and used as credentials when `auth` is not given. */
   url: string;
+  /** Accept http:// to a host that is not loopback, credentials in clear (closed test networks). */
+  allowInsecureHttp?: boolean;
   branch: string;
   /** Holds `repo.git` (the object store), `source.json` (the accepted revision) and `repo.git.new` while the store is replaced. */
   stateDir: string;
@@ -89,7 +91,7 @@ export class GitSource {
     deps: GitSourceDeps,
     private readonly options: GitSourceOptions,
   ) {
-    const parsed = parseSourceUrl(options.url);
+    const parsed = parseSourceUrl(options.url, { allowInsecureHttp: options.allowInsecureHttp === true });
     this.url = parsed.url;
     this.fs = deps.fs ?? nodeFs;
     this.now = deps.now ?? (() => new Date());
