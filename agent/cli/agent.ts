@@ -73,6 +73,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       stateDir: join(config.state_dir, 'source'),
       allowRewind: config.trust.allow_rewind,
       allowInsecureHttp: config.repo.allow_insecure_http,
+      ...(config.trust.min_revision === undefined ? {} : { minRevision: config.trust.min_revision }),
       ...(auth === undefined ? {} : { auth }),
       // Signers are required unless the bootstrap file says allow_unsigned (then nothing is checked).
       ...(config.trust.allow_unsigned ? {} : { trustedSigners: config.trust.signers }),
