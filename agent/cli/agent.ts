@@ -15,6 +15,7 @@ import { dockerMachine } from '../engine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
 import { Reconciler } from '../engine/reconciler.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
+import { readRegularFile } from '../lib/fs.ts';
 import { releaseMemory } from '../lib/memory.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
@@ -162,7 +163,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
 }
 
 async function readBootstrap(file: string): Promise<{ config: BootstrapConfig; warnings: ConfigIssue[] }> {
-  const text = await readFile(file, 'utf8').catch((err: unknown) => {
+  const text = await readRegularFile(file).catch((err: unknown) => {
     throw new AgentError('BootstrapUnreadable', `${file}: cannot read the bootstrap config (${describeError(err)})`, {
       terminal: true,
     });
@@ -178,7 +179,7 @@ async function readWebhookSecret(config: BootstrapConfig): Promise<string | unde
   const webhook = config.webhook;
   if (webhook?.secret !== undefined) return webhook.secret;
   if (webhook?.secret_file === undefined) return undefined;
-  const text = await readFile(webhook.secret_file, 'utf8');
+  const text = await readRegularFile(webhook.secret_file);
   return text.trim();
 }
 

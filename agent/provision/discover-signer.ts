@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAgentError } from '../core/errors.ts';
 import { run } from '../lib/exec.ts';
+import { readRegularFile } from '../lib/fs.ts';
 import type { GitEnv } from './config-repo-git.ts';
 
 /** A public key found in the operator's git signing setup, as a `--trusted-signer-file` would give it. */
@@ -38,7 +38,7 @@ async function sshKey(key: string, env: GitEnv): Promise<DiscoveredSigner | unde
   if (/^(ssh-|ecdsa-|sk-)/.test(key)) return { path: 'git user.signingkey', text: `${key.trim()}\n` };
   const file = key.replace(/^~(?=\/)/, env['HOME'] ?? homedir());
   for (const candidate of file.endsWith('.pub') ? [file] : [`${file}.pub`]) {
-    const text = await readFile(candidate, 'utf8').catch(() => undefined);
+    const text = await readRegularFile(candidate).catch(() => undefined);
     if (text !== undefined && !text.includes('PRIVATE KEY')) return { path: candidate, text };
   }
   // The private key alone: ssh-keygen derives the public line (fails, never prompts, with a passphrase).

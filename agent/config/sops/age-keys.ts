@@ -1,4 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { isAgentError } from '../../core/errors.ts';
+import { readRegularFile } from '../../lib/fs.ts';
 import { decryptArmoredX25519, x25519Identity, type X25519Identity } from './age-x25519.ts';
 import type { ConfigIssue } from '../../core/result.ts';
 import { sopsError } from './errors.ts';
@@ -16,8 +18,10 @@ export async function loadIdentities(path: string): Promise<{ identities: string
   let mode: number;
   try {
     mode = (await stat(path)).mode;
-    text = await readFile(path, 'utf8');
+    text = await readRegularFile(path);
   } catch (err) {
+    if (isAgentError(err))
+      throw sopsError('AgeIdentityMissing', path, 'identity file is not a regular file', { reason: err.code });
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     const problem = code === 'ENOENT' ? 'identity file not found' : `cannot read identity file (${code})`;
     throw sopsError('AgeIdentityMissing', path, problem, { reason: code });
