@@ -923,7 +923,7 @@ export interface BackupMount {
    */
   target: string;
   /**
-   * Mount options; may hold credentials.
+   * Mount options, without whitespace; may hold credentials (for cifs, username/password/domain are handed to mount.cifs in a 0600 credentials file, not on its command line).
    */
   options?: string;
 }
