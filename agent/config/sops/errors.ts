@@ -5,6 +5,8 @@ export type SopsErrorCode =
   | 'SopsMacMismatch'
   | 'SopsMacMissing'
   | 'SopsNoIdentity'
+  | 'SopsAgeTampered'
+  | 'SopsAgeMalformed'
   | 'SopsUnsupportedKeys'
   | 'SopsShamirUnsupported'
   | 'SopsUnsupportedRule'
