@@ -7,6 +7,7 @@ export type SopsErrorCode =
   | 'SopsNoIdentity'
   | 'SopsAgeTampered'
   | 'SopsAgeMalformed'
+  | 'SopsUnprotectedValue'
   | 'SopsUnsupportedKeys'
   | 'SopsShamirUnsupported'
   | 'SopsUnsupportedRule'
