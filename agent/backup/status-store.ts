@@ -31,7 +31,7 @@ export class BackupStatusStore {
 
   async update(now: Date, fn: (status: BackupStatus) => BackupStatus): Promise<BackupStatus> {
     const next = fn(await this.read(now));
-    await writeFileAtomic(this.file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o644 });
+    await writeFileAtomic(this.file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     return next;
   }
 }

@@ -7,14 +7,15 @@ import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { loadIdentities } from '../config/sops/index.ts';
 import type { BootstrapConfig } from '../config/types.gen.ts';
 import { AgentError, describeError } from '../core/errors.ts';
-import { formatIssue } from '../core/result.ts';
+import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
-import { initialStatus, withBackup, type AgentStatus } from '../core/status.ts';
+import { initialStatus, withBackup, withWarnings, type AgentStatus, type Notice } from '../core/status.ts';
 import { createCycle } from '../engine/cycle.ts';
 import { dockerMachine } from '../engine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
 import { Reconciler } from '../engine/reconciler.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
+import { readRegularFile } from '../lib/fs.ts';
 import { releaseMemory } from '../lib/memory.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
@@ -49,7 +50,11 @@ body with the webhook secret in X-Hub-Signature-256: sha256=<hex>).`,
 async function runAgent(opts: { config: string; once?: boolean; logLevel: string }): Promise<void> {
   const secrets = new SecretRegistry();
   const log = createLogger({ level: opts.logLevel, secrets, destination: pino.destination(1) });
-  const config = await readBootstrap(opts.config);
+  const { config, warnings: bootWarnings } = await readBootstrap(opts.config);
+  for (const w of bootWarnings) log.warn({ file: w.file, path: w.path }, w.message);
+  const standing: Notice[] = config.trust.allow_unsigned
+    ? [{ code: 'UnsignedCommitsAllowed', message: bootWarnings.map((w) => w.message).join('; ') }]
+    : [];
   const { identities, warnings } = await loadIdentities(config.age_identity_file);
   secrets.add(...identities);
   for (const w of warnings) log.warn(formatIssue(w));
@@ -68,9 +73,11 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       branch: config.repo.branch,
       stateDir: join(config.state_dir, 'source'),
       allowRewind: config.trust.allow_rewind,
+      allowInsecureHttp: config.repo.allow_insecure_http,
+      ...(config.trust.min_revision === undefined ? {} : { minRevision: config.trust.min_revision }),
       ...(auth === undefined ? {} : { auth }),
-      // An empty signer list means "no signature checks" in the bootstrap file.
-      ...(config.trust.signers.length === 0 ? {} : { trustedSigners: config.trust.signers }),
+      // Signers are required unless the bootstrap file says allow_unsigned (then nothing is checked).
+      ...(config.trust.allow_unsigned ? {} : { trustedSigners: config.trust.signers }),
     },
   );
   const statusFile = join(config.state_dir, 'status.json');
@@ -116,7 +123,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       afterWork: releaseMemory,
       onStatus: (s) => {
         current = s;
-        return writeFileAtomic(statusFile, `${JSON.stringify(secrets.scrubDeep(s), null, 2)}\n`);
+        return writeFileAtomic(statusFile, `${JSON.stringify(secrets.scrubDeep(s), null, 2)}\n`, { mode: 0o600 });
       },
     },
     { appliance: config.name, intervalMs: config.poll_interval_seconds * 1000, status: current },
@@ -135,7 +142,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   const r = reconciler;
   const api = await startHttpApi(
     {
-      status: async () => withBackup(r.status, await backups.view().catch(() => undefined)),
+      status: async () => withWarnings(withBackup(r.status, await backups.view().catch(() => undefined)), standing),
       trigger: (reason) => void r.trigger(reason),
       log,
       secrets,
@@ -155,8 +162,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   log.info('agent stopped');
 }
 
-async function readBootstrap(file: string): Promise<BootstrapConfig> {
-  const text = await readFile(file, 'utf8').catch((err: unknown) => {
+async function readBootstrap(file: string): Promise<{ config: BootstrapConfig; warnings: ConfigIssue[] }> {
+  const text = await readRegularFile(file).catch((err: unknown) => {
     throw new AgentError('BootstrapUnreadable', `${file}: cannot read the bootstrap config (${describeError(err)})`, {
       terminal: true,
     });
@@ -165,14 +172,14 @@ async function readBootstrap(file: string): Promise<BootstrapConfig> {
   if (!result.ok) {
     throw new AgentError('BootstrapInvalid', result.errors.map(formatIssue).join('\n'), { terminal: true });
   }
-  return result.value;
+  return { config: result.value, warnings: result.warnings };
 }
 
 async function readWebhookSecret(config: BootstrapConfig): Promise<string | undefined> {
   const webhook = config.webhook;
   if (webhook?.secret !== undefined) return webhook.secret;
   if (webhook?.secret_file === undefined) return undefined;
-  const text = await readFile(webhook.secret_file, 'utf8');
+  const text = await readRegularFile(webhook.secret_file);
   return text.trim();
 }
 

@@ -5,6 +5,7 @@ import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { dirRepoReader } from '../config/repo-dir.ts';
 import { assertWorkTree, uncommittedPaths } from '../provision/config-repo-git.ts';
 import { credentialsContent, readTrustedSigners } from '../provision/bootstrap-doc.ts';
+import { discoverSigningKey } from '../provision/discover-signer.ts';
 import { prepareAppliance, type PreparedAppliance } from '../provision/create-prepare.ts';
 import { existingOutFiles, writeAppliance, type WriteResult } from '../provision/create-write.ts';
 import { formatDnsRecords } from '../provision/dns-records.ts';
@@ -61,7 +62,10 @@ export function registerCreate(group: Command, io: CliIo = processIo, agentVersi
     .option('--repo-url <url>', 'clone URL the appliance uses (default: remote.origin.url when it is http(s))')
     .option('--branch <branch>', 'branch the appliance follows', 'main')
     .option('--credentials-file <file>', 'access token (or credentials YAML) the appliance uses for the repository')
-    .option('--trusted-signer-file <file...>', 'OpenPGP public keys or SSH public key lines whose signed commits apply')
+    .option(
+      '--trusted-signer-file <file...>',
+      "OpenPGP public keys or SSH public key lines whose signed commits apply (default: git's user.signingkey)",
+    )
     .option('--ssh-key-file <file...>', 'SSH public keys (authorized_keys lines) for administrators')
     .option('--acme-email <email>', 'contact address for the ACME account')
     .option('--backup-repository <repo>', 'restic repository (/path, sftp:…, rest:…, s3:…)', '/volatile/backup-test')
@@ -171,6 +175,15 @@ async function prepare(
   const signerFiles = await Promise.all(
     (opts.trustedSignerFile ?? []).map(async (path) => ({ path, text: await readText(path) })),
   );
+  // Without --trusted-signer-file, the key the operator signs commits with.
+  const discovered = signerFiles.length === 0 ? await discoverSigningKey(repo, io.env) : undefined;
+  const signers = await readTrustedSigners(discovered === undefined ? signerFiles : [discovered]);
+  if (signers.length === 0)
+    throw new AgentError(
+      'TrustedSignerMissing',
+      'no trusted commit signer: pass --trusted-signer-file (or configure git user.signingkey) so the appliance applies only signed commits',
+      { terminal: true },
+    );
   const sshKeys = (await Promise.all((opts.sshKeyFile ?? []).map(readText)))
     .flatMap((t) => t.split(/\r?\n/))
     .map((l) => l.trim())
@@ -184,7 +197,7 @@ async function prepare(
     repoUrl,
     branch: opts.branch,
     ...(credentials === undefined ? {} : { credentials }),
-    signers: await readTrustedSigners(signerFiles),
+    signers,
     sshAuthorizedKeys: [...new Set(sshKeys)],
     backupRepository: opts.backupRepository,
     settings: parseSettings(opts.setting ?? []),
@@ -247,6 +260,7 @@ function summary(p: PreparedAppliance, w: WriteResult, repo: string, out: string
   lines.push(`  recovery.pdf   printable recovery sheet, ${w.pdf.pages} pages, ${w.pdf.codes} QR codes`);
   lines.push(`Repository URL: ${publicUrl(p.repoUrl)} (branch ${opts.branch})`);
   lines.push(`Appliance recipient: ${p.applianceRecipient}`);
+  lines.push(`Trusted signers: ${p.signers.join(', ')}`);
   lines.push(`Operator recipients: ${p.operatorRecipients.length > 0 ? p.operatorRecipients.join(', ') : '(none)'}`);
   lines.push(`Generated: ${p.generated.join(', ')}, webhook secret`);
   lines.push('');

@@ -1,6 +1,8 @@
+import { constants } from 'node:fs';
 import { open, readdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AgentError } from '../core/errors.ts';
+import { notAFile } from '../lib/fs.ts';
 import type { RepoReader } from './load.ts';
 import { DEFAULT_MAX_BYTES } from './parse-yaml.ts';
 
@@ -18,14 +20,16 @@ export function dirRepoReader(root: string, options: { maxBytes?: number } = {})
       if (path === undefined) return undefined;
       let fh;
       try {
-        fh = await open(path, 'r');
+        // Non-blocking: a FIFO would otherwise hang the open until someone writes to it.
+        fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
       } catch (err) {
         if (isCode(err, 'ENOENT') || isCode(err, 'EISDIR')) return undefined;
         throw err;
       }
       try {
         const st = await fh.stat();
-        if (!st.isFile()) return undefined;
+        if (st.isDirectory()) return undefined;
+        if (!st.isFile()) throw notAFile(rel, st);
         if (st.size > maxBytes) {
           throw new AgentError('FileTooLarge', `file is larger than the limit of ${maxBytes} bytes`, {
             terminal: true,

@@ -671,7 +671,7 @@ export interface BootstrapConfig {
  */
 export interface BootstrapRepo {
   /**
-   * Clone URL of the config repository over smart HTTP(S) (https://…; http:// only for a local or test server). Credentials belong in credentials_file, not in the URL.
+   * Clone URL of the config repository over smart HTTP(S): https://…; http:// only to a loopback address (127.0.0.0/8, [::1], localhost) or with allow_insecure_http. Credentials belong in credentials_file, not in the URL.
    */
   url: string;
   /**
@@ -679,18 +679,30 @@ export interface BootstrapRepo {
    */
   branch: string;
   /**
+   * Accept an http:// URL to a host that is not loopback, and send the credentials over it in clear. For closed test networks only.
+   */
+  allow_insecure_http: boolean;
+  /**
    * File (mode 0600) with the smart-HTTP credentials: a bare token, or YAML {username, password} / {token}; omit for a public repository.
    */
   credentials_file?: string;
 }
 /**
- * Which commits the agent applies. With no signers every commit on the branch is applied.
+ * Which commits the agent applies: give signers, or allow_unsigned: true to apply every commit on the branch (the agent then warns at start and in /status).
  */
 export interface BootstrapTrust {
   /**
-   * Keys whose commit signatures are trusted; when the list is not empty, unsigned or otherwise signed commits are refused.
+   * Keys whose commit signatures are trusted; unsigned or otherwise signed commits are refused. Required unless allow_unsigned is true.
    */
   signers: TrustedSigner[];
+  /**
+   * Apply commits without checking signatures (no signers may be given then). Anyone who can push to the branch controls the appliance: for tests and closed networks only; the agent warns at start and in /status.
+   */
+  allow_unsigned: boolean;
+  /**
+   * A commit that must be the first accepted head or one of its ancestors, so that a first clone cannot be fed an old (signed) commit. Without it, the first head of the branch is taken as it is.
+   */
+  min_revision?: string;
   /**
    * Accept a branch head that is not a descendant of the last applied commit (a force-push back in history). Off by default: a rewind is refused and reported.
    */
@@ -911,7 +923,7 @@ export interface BackupMount {
    */
   target: string;
   /**
-   * Mount options; may hold credentials.
+   * Mount options, without whitespace; may hold credentials (for cifs, username/password/domain are handed to mount.cifs in a 0600 credentials file, not on its command line).
    */
   options?: string;
 }

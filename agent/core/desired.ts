@@ -192,7 +192,7 @@ export function secretValues(state: DesiredState): string[] {
   const out = new Set<string>();
   for (const p of state.secretPaths) {
     const v = getPointer(state.site as unknown as JsonValue, p);
-    if (typeof v === 'string' && v !== '') out.add(v);
+    if ((typeof v === 'string' && v !== '') || typeof v === 'number') out.add(String(v));
   }
   collectSecretValues(state.app as unknown as JsonValue, out);
   return [...out];

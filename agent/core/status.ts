@@ -63,6 +63,8 @@ export interface AgentStatus {
   lastCycleFinishedAt?: string;
   /** Backups (served in /status; not part of the persisted loop status). */
   backup?: BackupView;
+  /** Standing warnings about the agent's own configuration, e.g. unsigned commits allowed (served in /status). */
+  warnings?: Notice[];
 }
 
 const HISTORY = 20;
@@ -168,6 +170,11 @@ function setCondition(
 
 function short(revision: string): string {
   return revision.slice(0, 12);
+}
+
+/** The status with the agent's standing configuration warnings (none: unchanged). */
+export function withWarnings(status: AgentStatus, warnings: readonly Notice[]): AgentStatus {
+  return warnings.length === 0 ? status : { ...status, warnings: [...warnings] };
 }
 
 /** The status as served: the loop's, plus backups with their `BackupMissed` condition. */

@@ -24,6 +24,16 @@ export function webhookAuthorized(
   return false;
 }
 
+/**
+ * True when the call carries one of the headers {@link webhookAuthorized} checks: a call without
+ * one is refused before its body is read.
+ */
+export function hasSignatureHeader(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  return ['x-hub-signature-256', 'x-appliance-signature-256', 'x-gitea-signature', 'x-gitlab-token'].some(
+    (name) => headers[name] !== undefined,
+  );
+}
+
 /** The header value a client sends: `sha256=<hex HMAC of body>`. */
 export function signBody(secret: string, body: string | Buffer): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

@@ -5,41 +5,63 @@
  */
 export class SecretRegistry {
   private readonly values = new Set<string>();
+  /** Values too short to mask inside words: masked only where they stand alone. */
+  private readonly tokens = new Set<string>();
   private pattern: RegExp | undefined;
 
-  /** Registers values to mask; very short values are skipped so ordinary words survive. */
-  add(...values: readonly string[]): void {
-    const before = this.values.size;
-    for (const v of values) {
-      if (v.length >= 4) this.values.add(v);
+  /**
+   * Registers values to mask, with their URL-encoded forms. Values of 4 characters or more are
+   * masked wherever they appear; shorter ones and numbers (a PIN) only as a whole token, so
+   * ordinary words, dates and counters survive.
+   */
+  add(...values: readonly (string | number)[]): void {
+    const before = this.values.size + this.tokens.size;
+    for (const raw of values) {
+      const v = String(raw);
+      if (v === '') continue;
+      for (const form of encodings(v)) (form.length < 4 || /^\d+$/.test(form) ? this.tokens : this.values).add(form);
       // A multi-line secret (a PEM key) is also masked line by line.
       if (v.includes('\n')) for (const line of v.split('\n')) if (line.length >= 16) this.values.add(line);
     }
     // The agent adds the same values every cycle: rebuild the pattern only when something is new.
-    if (this.values.size !== before) this.pattern = undefined;
+    if (this.values.size + this.tokens.size !== before) this.pattern = undefined;
   }
 
   get size(): number {
-    return this.values.size;
+    return this.values.size + this.tokens.size;
   }
 
   /** Returns `text` with every registered secret replaced by `[REDACTED]`. */
   scrub(text: string): string {
-    if (this.values.size === 0) return text;
-    this.pattern ??= new RegExp(
-      [...this.values]
+    if (this.size === 0) return text;
+    this.pattern ??= this.build();
+    return text.replace(this.pattern, '[REDACTED]');
+  }
+
+  private build(): RegExp {
+    const alternatives = (set: Set<string>): string =>
+      [...set]
         .sort((a, b) => b.length - a.length)
         .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-        .join('|'),
-      'g',
-    );
-    return text.replace(this.pattern, '[REDACTED]');
+        .join('|');
+    const parts: string[] = [];
+    if (this.values.size > 0) parts.push(alternatives(this.values));
+    if (this.tokens.size > 0) parts.push(`(?<![\\p{L}\\p{N}_])(?:${alternatives(this.tokens)})(?![\\p{L}\\p{N}_])`);
+    return new RegExp(parts.join('|'), 'gu');
   }
 
   /** Deep copy of `value` with every string scrubbed. */
   scrubDeep<T>(value: T): T {
     return scrubValue(value, this, 0) as T;
   }
+}
+
+/** The value as written, and as it appears in a URL or a form body. */
+function encodings(v: string): string[] {
+  const url = encodeURIComponent(v);
+  const lower = url.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase());
+  const form = url.replace(/%20/g, '+');
+  return [...new Set([v, url, lower, form])];
 }
 
 const SECRET_KEY = /(pass(word)?|secret|token|private|credential|api[_-]?key|dsn|^key$|_key$)/i;
@@ -60,7 +82,10 @@ function scrubValue(value: unknown, reg: SecretRegistry, depth: number): unknown
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(src)) {
       const v = src[k];
-      out[k] = isSecretKey(k) && typeof v === 'string' ? '[REDACTED]' : scrubValue(v, reg, depth + 1);
+      out[k] =
+        isSecretKey(k) && (typeof v === 'string' || typeof v === 'number')
+          ? '[REDACTED]'
+          : scrubValue(v, reg, depth + 1);
     }
     return out;
   }

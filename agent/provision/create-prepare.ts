@@ -37,6 +37,8 @@ export interface PreparedAppliance {
   /** Dotted env.yml paths of the generated secrets. */
   generated: string[];
   repoUrl: string;
+  /** Names of the trusted commit signers in bootstrap.yml. */
+  signers: string[];
   warnings: string[];
 }
 
@@ -169,6 +171,7 @@ export async function prepareAppliance(input: PrepareInput): Promise<PreparedApp
     secrets,
     generated: generated.generated,
     repoUrl: input.repoUrl,
+    signers: input.signers.map((s) => s.name),
     warnings,
   };
 }

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AgentError } from '../core/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
@@ -6,7 +6,7 @@ import { commitPaths, type CommitResult, type GitEnv } from './config-repo-git.t
 import type { PreparedAppliance } from './create-prepare.ts';
 import { buildRecoveryPdf, type ProgressFn } from './recovery-pdf.ts';
 import { buildSeedIso } from './seed-iso.ts';
-import { pathExists } from '../lib/fs.ts';
+import { pathExists, readRegularFile } from '../lib/fs.ts';
 
 /** The files `config create` writes to --out, in order. */
 export const OUT_FILES = ['bootstrap.yml', 'age.key', 'seed.iso', 'recovery.pdf'] as const;
@@ -120,7 +120,7 @@ export async function writeRepoFiles(repo: string, files: ReadonlyMap<string, st
   const createdDirs: string[] = [];
   for (const [rel, content] of files) {
     const full = join(repo, rel);
-    before.set(full, await readFile(full, 'utf8').catch(() => undefined));
+    before.set(full, await readRegularFile(full).catch(() => undefined));
     const dir = dirname(full);
     if (!(await pathExists(dir))) createdDirs.push(dir);
     await writeFileAtomic(full, content, { mode: 0o644 });

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { AgentError } from '../core/errors.ts';
+import { AgentError, isAgentError } from '../core/errors.ts';
+import { readRegularFile } from '../lib/fs.ts';
 import type { ProgressFn } from './recovery-pdf.ts';
 
 /** Progress callbacks that draw on a terminal: one line per step, a counter for long loops. */
@@ -24,8 +24,9 @@ export function terminalProgress(write: (text: string) => void): {
 /** Reads a text file given on the command line; the error names the file and the reason only. */
 export async function readText(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readRegularFile(path);
   } catch (err) {
+    if (isAgentError(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new AgentError('FileUnreadable', `${path}: cannot read (${code})`, { terminal: true, data: { file: path } });
   }

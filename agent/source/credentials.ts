@@ -58,7 +58,8 @@ export function parseCredentials(text: string, file: string): GitCredentials {
 export async function loadCredentials(path: string, deps: { log: Logger }): Promise<GitCredentials> {
   let handle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // Non-blocking: a FIFO in its place is refused below instead of hanging the open.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'error';
     throw new AgentError('CredentialsUnreadable', `cannot read credentials file ${path} (${code})`, {

@@ -29,8 +29,10 @@ export interface GitSourceDeps {
 
 /** Where to pull from and what to accept. */
 export interface GitSourceOptions {
-  /** http(s) URL; userinfo in it is stripped and used as credentials when `auth` is not given. */
+  /** https URL (http only to loopback, or with `allowInsecureHttp`); userinfo in it is stripped and used as credentials when `auth` is not given. */
   url: string;
+  /** Accept http:// to a host that is not loopback, credentials in clear (closed test networks). */
+  allowInsecureHttp?: boolean;
   branch: string;
   /** Holds `repo.git` (the object store), `source.json` (the accepted revision) and `repo.git.new` while the store is replaced. */
   stateDir: string;
@@ -39,6 +41,11 @@ export interface GitSourceOptions {
   trustedSigners?: readonly TrustedSigner[];
   /** Accept a head that does not descend from the last accepted revision. */
   allowRewind?: boolean;
+  /**
+   * A commit the first accepted head must be or descend from, so a first clone cannot be fed an
+   * old signed commit. The first clone then fetches the whole history to prove it.
+   */
+  minRevision?: string;
   /** Deadline for one network operation in ms (default 60 000). */
   timeoutMs?: number;
   /** History depth of the first clone (default 1; 0 = full history). Later fetches are incremental. */
@@ -89,7 +96,7 @@ export class GitSource {
     deps: GitSourceDeps,
     private readonly options: GitSourceOptions,
   ) {
-    const parsed = parseSourceUrl(options.url);
+    const parsed = parseSourceUrl(options.url, { allowInsecureHttp: options.allowInsecureHttp === true });
     this.url = parsed.url;
     this.fs = deps.fs ?? nodeFs;
     this.now = deps.now ?? (() => new Date());
@@ -182,7 +189,8 @@ export class GitSource {
     // Without a store there is nothing to compare with: the fetch's own ref advertisement is the poll.
     const store = await this.stores.open(state);
     // Proving descent from an accepted revision needs the history in between; without one, the head is enough.
-    const depth = anchor === undefined ? (this.options.cloneDepth ?? 1) : 0;
+    const minimum = anchor === undefined ? this.options.minRevision : undefined;
+    const depth = anchor === undefined && minimum === undefined ? (this.options.cloneDepth ?? 1) : 0;
     try {
       let candidate = head;
       if (candidate === undefined || store.fresh || !(await this.stores.hasCommit(store.gitdir, candidate))) {
@@ -193,6 +201,7 @@ export class GitSource {
       const signature = await this.checkSignature(store.gitdir, candidate);
       if (anchor !== undefined && candidate !== anchor.revision)
         await this.checkDescent(store.gitdir, anchor.revision, candidate);
+      if (minimum !== undefined && candidate !== minimum) await this.checkMinimum(store.gitdir, minimum, candidate);
       timings['verify'] = performance.now() - t;
 
       t = performance.now();
@@ -323,6 +332,19 @@ export class GitSource {
         terminal: true,
         data: { from, to },
       },
+    );
+  }
+
+  /** Refuses a first head that is not `minimum` or a descendant of it (an old commit replayed). */
+  private async checkMinimum(gitdir: string, minimum: string, head: string): Promise<void> {
+    const descends = await this.localStep('ancestry', () =>
+      git.isDescendent({ fs: this.fs, gitdir, oid: head, ancestor: minimum, depth: -1, cache: this.stores.cache }),
+    );
+    if (descends) return;
+    throw new AgentError(
+      'RevisionBelowMinimum',
+      `branch ${this.options.branch} is at ${head}, which does not descend from the minimum revision ${minimum} (trust.min_revision): an old commit may be replayed`,
+      { terminal: true, data: { head, minimum } },
     );
   }
 

@@ -1,5 +1,6 @@
 import git, { type HttpClient, type GitAuth } from 'isomorphic-git';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
+import { isLoopbackHost } from '../core/loopback.ts';
 import type { SecretRegistry } from '../lib/secrets.ts';
 import type { GitCredentials } from './credentials.ts';
 
@@ -12,10 +13,12 @@ export interface ParsedSourceUrl {
 }
 
 /**
- * Splits `raw` into a credential-free URL and the credentials from its userinfo. Only http(s)
- * is accepted. The message of a refusal never repeats the URL (it may hold a secret).
+ * Splits `raw` into a credential-free URL and the credentials from its userinfo. Only https is
+ * accepted, and http to a loopback host (or anywhere with `allowInsecureHttp`): credentials
+ * then go out only where they cannot be read on the way. The message of a refusal never
+ * repeats the URL (it may hold a secret).
  */
-export function parseSourceUrl(raw: string): ParsedSourceUrl {
+export function parseSourceUrl(raw: string, options: { allowInsecureHttp?: boolean } = {}): ParsedSourceUrl {
   let parsed: URL;
   try {
     parsed = new URL(raw);
@@ -27,6 +30,13 @@ export function parseSourceUrl(raw: string): ParsedSourceUrl {
       terminal: true,
       data: { protocol: parsed.protocol },
     });
+  }
+  if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname) && options.allowInsecureHttp !== true) {
+    throw new AgentError(
+      'InsecureSourceUrl',
+      'config repo URL is http:// to a host that is not loopback: use https:// (or allow insecure http in the bootstrap config)',
+      { terminal: true, data: { protocol: parsed.protocol } },
+    );
   }
   const username = decodeURIComponent(parsed.username);
   const password = decodeURIComponent(parsed.password);

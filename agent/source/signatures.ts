@@ -142,6 +142,14 @@ export class SignatureVerifier {
     } catch (err) {
       throw refuse('BadSignature', commit, `unreadable OpenPGP signature: ${describeError(err)}`);
     }
+    // openpgp.js verifies every packet but a caller learns little of which one held: one packet only.
+    if (signature.packets.length !== 1) {
+      throw refuse(
+        'BadSignature',
+        commit,
+        `the OpenPGP signature holds ${signature.packets.length} signature packets; exactly one is accepted`,
+      );
+    }
     const ids = signature.getSigningKeyIDs();
     const candidates = this.signers.filter((s) => s.pgp !== undefined && ids.some((id) => s.pgp?.getKeys(id).length));
     if (candidates.length === 0) {
@@ -153,9 +161,12 @@ export class SignatureVerifier {
       const pgp = await openpgp();
       const message = await pgp.createMessage({ binary: new Uint8Array(payload) });
       const result = await pgp.verify({ message, signature, verificationKeys, expectSigned: true });
-      const keyID = result.signatures[0]?.keyID;
-      const signer = candidates.find((c) => keyID !== undefined && c.pgp?.getKeys(keyID).length) ?? candidates[0];
-      return { signer: signer?.name ?? '', kind: 'openpgp', key: signer?.pgp?.getFingerprint().toUpperCase() ?? '' };
+      const [only] = result.signatures;
+      if (only === undefined) throw new Error('no signature was verified');
+      await only.verified;
+      const signer = candidates.find((c) => c.pgp?.getKeys(only.keyID).length);
+      if (signer?.pgp === undefined) throw new Error(`key ${only.keyID.toHex()} verified but is not trusted`);
+      return { signer: signer.name, kind: 'openpgp', key: signer.pgp.getFingerprint().toUpperCase() };
     } catch (err) {
       const names = candidates.map((c) => c.name).join(', ');
       throw refuse('BadSignature', commit, `OpenPGP signature by ${names}: ${describeError(err)}`);

@@ -6,15 +6,15 @@ const FILE = '/etc/appliance/bootstrap.yml';
 
 test('a minimal bootstrap file gets its defaults', () => {
   const r = loadBootstrap(
-    'name: demo\nrepo:\n  url: https://git.example.org/fleet.git\nage_identity_file: /etc/appliance/age.key\n',
+    'name: demo\nrepo:\n  url: https://git.example.org/fleet.git\nage_identity_file: /etc/appliance/age.key\ntrust: { allow_unsigned: true }\n',
     FILE,
   );
   assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.errors));
   assert.deepEqual(r.value, {
     name: 'demo',
-    repo: { url: 'https://git.example.org/fleet.git', branch: 'main' },
+    repo: { url: 'https://git.example.org/fleet.git', branch: 'main', allow_insecure_http: false },
     age_identity_file: '/etc/appliance/age.key',
-    trust: { signers: [], allow_rewind: false },
+    trust: { signers: [], allow_unsigned: true, allow_rewind: false },
     poll_interval_seconds: 300,
     state_dir: '/var/lib/appliance',
     listen: '127.0.0.1:8700',
@@ -66,4 +66,18 @@ test('a repo given as a local path is refused: the agent fetches over smart HTTP
   );
   assert.ok(!r.ok);
   assert.deepEqual(r.errors, [{ file: 'b.yml', path: '/repo/url', message: 'must be an http(s) URL' }]);
+});
+
+test('trust needs signers or allow_unsigned (not both), and allow_unsigned comes with a warning', () => {
+  const doc = (trust: string): string =>
+    `name: demo\nrepo: { url: https://git.example.org/f.git }\nage_identity_file: /k\n${trust}\n`;
+  const none = loadBootstrap(doc(''), 'b.yml');
+  assert.deepEqual(!none.ok && none.errors.map((e) => e.path), ['/trust']);
+  const ssh = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFyS+xmGuYu7HsFW0s5M2qO89K0sGqjd/qoQSJHO9Y+n ops';
+  const both = loadBootstrap(doc(`trust: { allow_unsigned: true, signers: [{ name: ops, ssh: "${ssh}" }] }`), 'b.yml');
+  assert.deepEqual(!both.ok && both.errors.map((e) => e.path), ['/trust/allow_unsigned']);
+  const signed = loadBootstrap(doc(`trust: { signers: [{ name: ops, ssh: "${ssh}" }] }`), 'b.yml');
+  assert.deepEqual(signed.ok && signed.warnings, []);
+  const unsigned = loadBootstrap(doc('trust: { allow_unsigned: true }'), 'b.yml');
+  assert.deepEqual(unsigned.ok && unsigned.warnings.map((w) => w.path), ['/trust/allow_unsigned']);
 });

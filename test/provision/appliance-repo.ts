@@ -21,6 +21,8 @@ export const OPERATOR_RECIPIENT = 'age17eqee080lxtcg6p357056wlmmdxdukvzjr5slq0vs
 export const OTHER_KEY = join(root, 'test', 'fixtures', 'keys', 'ecs-prod.agekey');
 export const OTHER_RECIPIENT = 'age1crpp68f3jua6tgdkzcpthmdrzzmzl2cmvcau8uvtyfamfqjk43yqqvsulw';
 export const ORIGIN = 'https://git.example.test/ops/fleet.git';
+/** An operator's SSH public key (its private half was thrown away): the trusted signer `config create` gets by default here. */
+export const SIGNER_FILE = join(root, 'test', 'fixtures', 'keys', 'operator-signer.pub');
 
 /** A fresh git work tree holding a copy of example-config-repo (one commit), removed after the test. */
 export async function exampleWorkTree(t: TestContext): Promise<{ dir: string; repo: string; out: string }> {
@@ -35,15 +37,23 @@ export async function exampleWorkTree(t: TestContext): Promise<{ dir: string; re
   return { dir, repo, out: join(dir, 'out') };
 }
 
-/** Runs `appliance config …` in-process with git's test environment; returns what it printed. */
+/**
+ * Runs `appliance config …` in-process with git's test environment; returns what it printed.
+ * `create` gets `--trusted-signer-file SIGNER_FILE` unless it names signers or `discoverSigner` is set.
+ */
 export async function runConfig(
   args: readonly string[],
   env: Record<string, string> = {},
+  options: { discoverSigner?: boolean } = {},
 ): Promise<{ out: string; err: string; code: number | undefined }> {
   const io = captureIo({ ...process.env, ...gitEnv(), ...env });
+  const signer =
+    args[0] === 'create' && !args.includes('--trusted-signer-file') && options.discoverSigner !== true
+      ? ['--trusted-signer-file', SIGNER_FILE]
+      : [];
   const program = new Command('appliance').version('0.1.0').exitOverride();
   register(program, io);
-  await program.parseAsync(['config', ...args], { from: 'user' });
+  await program.parseAsync(['config', ...args, ...signer], { from: 'user' });
   return { out: io.out, err: io.err, code: io.code };
 }
 

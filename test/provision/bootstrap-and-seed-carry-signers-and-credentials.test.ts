@@ -55,7 +55,10 @@ test('trusted signers are read from OpenPGP blocks and SSH lines, named uniquely
 });
 
 test('the bootstrap is refused when the agent could not read it', () => {
-  const base = { name: 'shop', branch: 'main', credentials: false, signers: [], webhookSecret: SECRET };
+  const signers = [
+    { name: 'ops', ssh: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFyS+xmGuYu7HsFW0s5M2qO89K0sGqjd/qoQSJHO9Y+n ops' },
+  ];
+  const base = { name: 'shop', branch: 'main', credentials: false, signers, webhookSecret: SECRET };
   assert.throws(
     () => buildBootstrap({ ...base, repoUrl: 'ssh://git@example.test/fleet.git' }),
     (e: unknown) => isAgentError(e, 'BootstrapInvalid'),

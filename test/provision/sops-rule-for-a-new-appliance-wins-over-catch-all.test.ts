@@ -68,7 +68,9 @@ test('without --recipient a new appliance is encrypted for the catch-all rule re
     recipients: [],
     repoUrl: 'https://git.example.test/fleet.git',
     branch: 'main',
-    signers: [],
+    signers: [
+      { name: 'ops', ssh: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFyS+xmGuYu7HsFW0s5M2qO89K0sGqjd/qoQSJHO9Y+n ops' },
+    ],
     sshAuthorizedKeys: [],
     backupRepository: '/srv/backup',
     settings: {},

@@ -111,6 +111,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
       `state_dir: ${stateDir}`,
       `listen: 127.0.0.1:${agentPort}`,
       `webhook: { secret_file: ${secretFile} }`,
+      // The fleet's commits are unsigned (signatures are tested in test/source/).
+      'trust: { allow_unsigned: true }',
       '',
     ].join('\n'),
     { mode: 0o600 },

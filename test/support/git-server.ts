@@ -40,6 +40,8 @@ export interface GitServerOptions {
   root: string;
   /** Require HTTP basic auth with exactly these credentials. */
   auth?: { username: string; password: string };
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
   /** Allow pushes over HTTP (`http.receivepack`); without auth the user is recorded as "anonymous". */
   allowPush?: boolean;
 }
@@ -106,10 +108,10 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, options.host ?? '127.0.0.1', resolve);
   });
   const port = (server.address() as AddressInfo).port;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
 
   return {
     baseUrl,

@@ -1,5 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
-import { decryptArmoredX25519, x25519Identity, type X25519Identity } from './age-x25519.ts';
+import { stat } from 'node:fs/promises';
+import { isAgentError } from '../../core/errors.ts';
+import { readRegularFile } from '../../lib/fs.ts';
+import { AgeFileError, decryptArmoredX25519, x25519Identity, type X25519Identity } from './age-x25519.ts';
 import type { ConfigIssue } from '../../core/result.ts';
 import { sopsError } from './errors.ts';
 import type { AgeEntry } from './metadata.ts';
@@ -16,8 +18,10 @@ export async function loadIdentities(path: string): Promise<{ identities: string
   let mode: number;
   try {
     mode = (await stat(path)).mode;
-    text = await readFile(path, 'utf8');
+    text = await readRegularFile(path);
   } catch (err) {
+    if (isAgentError(err))
+      throw sopsError('AgeIdentityMissing', path, 'identity file is not a regular file', { reason: err.code });
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     const problem = code === 'ENOENT' ? 'identity file not found' : `cannot read identity file (${code})`;
     throw sopsError('AgeIdentityMissing', path, problem, { reason: code });
@@ -112,7 +116,11 @@ export async function wrapDataKey(dataKey: Uint8Array, recipient: string, file: 
   return { recipient, enc: age.armor.encode(await encrypter.encrypt(dataKey)) };
 }
 
-/** The 32-byte data key from the first entry one of the identities opens, else undefined. */
+/**
+ * The 32-byte data key from the first entry one of the identities opens, else undefined. An
+ * entry our identity opens but whose header MAC or payload fails is `SopsAgeTampered`; when no
+ * entry opens and one was malformed, that is `SopsAgeMalformed` rather than "no identity".
+ */
 export async function unwrapDataKey(
   entries: readonly AgeEntry[],
   identities: readonly string[],
@@ -127,15 +135,48 @@ export async function unwrapDataKey(
     else native.push(x);
   }
   const viaPackage = others.length === 0 ? undefined : await packageDecrypter(others, identities, file);
+  let malformedEntry: { recipient: string; reason: string } | undefined;
   for (const entry of entries) {
     try {
       const key = decryptArmoredX25519(entry.enc, native) ?? (await viaPackage?.(entry.enc));
-      if (key?.length === 32) return key;
-    } catch {
-      // Not for one of our identities (or a damaged blob): try the next recipient.
+      if (key === undefined) continue;
+      if (key.length === 32) return key;
+      throw new AgeFileError('tampered', `data key of ${String(key.length)} bytes`);
+    } catch (err) {
+      const problem = err instanceof AgeFileError ? err : packageProblem(err);
+      if (problem === undefined) continue;
+      if (problem.kind === 'tampered') {
+        throw sopsError(
+          'SopsAgeTampered',
+          file,
+          `the age-encrypted data key for ${shownRecipient(entry.recipient)} fails authentication (${problem.message}): the file was tampered with or damaged`,
+          { recipient: shownRecipient(entry.recipient) },
+        );
+      }
+      // A malformed entry for another recipient does not stop ours from opening.
+      malformedEntry ??= { recipient: shownRecipient(entry.recipient), reason: problem.message };
     }
   }
+  if (malformedEntry !== undefined) {
+    throw sopsError(
+      'SopsAgeMalformed',
+      file,
+      `the age-encrypted data key for ${malformedEntry.recipient} is malformed (${malformedEntry.reason}) and no other entry opens with the given identities`,
+      { recipient: malformedEntry.recipient },
+    );
+  }
   return undefined;
+}
+
+/** age-encryption's errors: undefined for "not for these identities". */
+function packageProblem(err: unknown): AgeFileError | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/no identity matched/.test(message)) return undefined;
+  return new AgeFileError(/HMAC|decrypt|tag/i.test(message) ? 'tampered' : 'malformed', message);
+}
+
+function shownRecipient(recipient: string): string {
+  return /^age1[0-9a-z]+$/.test(recipient) ? recipient.slice(0, 80) : 'an unreadable recipient';
 }
 
 /** age-encryption's decrypter for the identities node:crypto does not open (post-quantum). */

@@ -23,6 +23,22 @@ export interface X25519Identity {
   publicKey: Buffer;
 }
 
+/**
+ * An age file that is not acceptable: `malformed` breaks the format rules, `tampered` failed
+ * authentication after one of our identities opened its file key (header MAC, payload tags).
+ */
+export class AgeFileError extends Error {
+  constructor(
+    readonly kind: 'malformed' | 'tampered',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AgeFileError';
+  }
+}
+
+const malformed = (why: string): AgeFileError => new AgeFileError('malformed', why);
+
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
 const CHUNK = 64 * 1024;
@@ -39,8 +55,8 @@ export function x25519Identity(identity: string): X25519Identity | undefined {
 
 /**
  * Decrypts an ASCII-armored age file with the first identity one of its X25519 stanzas is for.
- * Returns undefined when no stanza is for these identities; throws when the file is malformed
- * or fails authentication (header MAC, payload tags).
+ * Returns undefined when no stanza is for these identities; throws an {@link AgeFileError} when
+ * the file is malformed or fails authentication (header MAC, payload tags).
  */
 export function decryptArmoredX25519(armored: string, identities: readonly X25519Identity[]): Uint8Array | undefined {
   const file = armorDecode(armored);
@@ -48,9 +64,9 @@ export function decryptArmoredX25519(armored: string, identities: readonly X2551
   let fileKey: Buffer | undefined;
   for (const s of stanzas) {
     if (s.args[0] !== 'X25519') continue;
-    if (s.args.length !== 2 || s.body.length !== 32) throw new Error('malformed X25519 stanza');
+    if (s.args.length !== 2 || s.body.length !== 32) throw malformed('malformed X25519 stanza');
     const share = base64NoPad(s.args[1] ?? '');
-    if (share.length !== 32) throw new Error('malformed X25519 stanza');
+    if (share.length !== 32) throw malformed('malformed X25519 stanza');
     for (const id of identities) {
       fileKey = unwrap(id, share, s.body);
       if (fileKey !== undefined) break;
@@ -60,23 +76,28 @@ export function decryptArmoredX25519(armored: string, identities: readonly X2551
   if (fileKey === undefined) return undefined;
   const macKey = hkdf(fileKey, Buffer.alloc(0), 'header');
   const expected = createHmac('sha256', macKey).update(headerNoMac).digest();
-  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw new Error('bad header MAC');
-  if (payload.length < 16) throw new Error('payload too short');
-  return decryptStream(hkdf(fileKey, payload.subarray(0, 16), 'payload'), payload.subarray(16));
+  if (mac.length !== expected.length || !timingSafeEqual(mac, expected))
+    throw new AgeFileError('tampered', 'bad header MAC');
+  if (payload.length < 16) throw new AgeFileError('tampered', 'payload too short');
+  try {
+    return decryptStream(hkdf(fileKey, payload.subarray(0, 16), 'payload'), payload.subarray(16));
+  } catch (err) {
+    throw new AgeFileError('tampered', `payload: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Strict ASCII armor: the BEGIN/END lines, 64-column base64 lines, the last one shorter. */
 export function armorDecode(text: string): Buffer {
   const lines = text.trim().replaceAll('\r\n', '\n').split('\n');
-  if (lines.shift() !== '-----BEGIN AGE ENCRYPTED FILE-----') throw new Error('invalid armor header');
-  if (lines.pop() !== '-----END AGE ENCRYPTED FILE-----') throw new Error('invalid armor footer');
+  if (lines.shift() !== '-----BEGIN AGE ENCRYPTED FILE-----') throw malformed('invalid armor header');
+  if (lines.pop() !== '-----END AGE ENCRYPTED FILE-----') throw malformed('invalid armor footer');
   const last = lines.length - 1;
   const okLength = (l: string, i: number): boolean =>
     i === last ? l.length > 0 && l.length <= 64 && l.length % 4 === 0 : l.length === 64;
-  if (!lines.every((l, i) => okLength(l, i) && /^[A-Za-z0-9+/]+={0,2}$/.test(l))) throw new Error('invalid armor');
+  if (!lines.every((l, i) => okLength(l, i) && /^[A-Za-z0-9+/]+={0,2}$/.test(l))) throw malformed('invalid armor');
   const joined = lines.join('');
   const bytes = Buffer.from(joined, 'base64');
-  if (bytes.toString('base64') !== joined) throw new Error('invalid armor base64');
+  if (bytes.toString('base64') !== joined) throw malformed('invalid armor base64');
   return bytes;
 }
 
@@ -89,26 +110,31 @@ function parseHeader(file: Buffer): { stanzas: Stanza[]; headerNoMac: Buffer; ma
   let pos = 0;
   const line = (): string => {
     const nl = file.indexOf(0x0a, pos);
-    if (nl < 0) throw new Error('truncated header');
+    if (nl < 0) throw malformed('truncated header');
     const text = file.subarray(pos, nl).toString('latin1');
     pos = nl + 1;
     return text;
   };
-  if (line() !== 'age-encryption.org/v1') throw new Error('not an age v1 file');
+  if (line() !== 'age-encryption.org/v1') throw malformed('not an age v1 file');
   const stanzas: Stanza[] = [];
   for (;;) {
     const start = pos;
     const first = line();
     if (first.startsWith('--- ')) {
+      // The scrypt recipient is a passphrase: the spec allows it only as the file's sole stanza.
+      if (stanzas.length > 1 && stanzas.some((s) => s.args[0] === 'scrypt'))
+        throw malformed('an scrypt stanza must be the only stanza');
       const mac = base64NoPad(first.slice(4));
       return { stanzas, headerNoMac: file.subarray(0, start + 3), mac, payload: file.subarray(pos) };
     }
     const args = first.split(' ');
-    if (args.shift() !== '->' || args.length === 0 || args.some((a) => a === '')) throw new Error('invalid stanza');
+    if (args.shift() !== '->' || args.length === 0 || args.some((a) => a === '')) throw malformed('invalid stanza');
+    // Arguments are non-empty strings of printable ASCII (the spec's VCHAR, 0x21-0x7e).
+    if (args.some((a) => !/^[\x21-\x7e]+$/.test(a))) throw malformed('stanza argument outside printable ASCII');
     const body: Buffer[] = [];
     for (;;) {
       const chunk = base64NoPad(line());
-      if (chunk.length > 48) throw new Error('invalid stanza body');
+      if (chunk.length > 48) throw malformed('invalid stanza body');
       body.push(chunk);
       if (chunk.length < 48) break;
     }
@@ -119,7 +145,7 @@ function parseHeader(file: Buffer): { stanzas: Stanza[]; headerNoMac: Buffer; ma
 function unwrap(id: X25519Identity, share: Buffer, body: Buffer): Buffer | undefined {
   const publicKey = createPublicKey({ key: Buffer.concat([SPKI_X25519, share]), format: 'der', type: 'spki' });
   const shared = diffieHellman({ privateKey: id.privateKey, publicKey });
-  if (shared.every((b) => b === 0)) throw new Error('X25519 share is a low-order point');
+  if (shared.every((b) => b === 0)) throw malformed('X25519 share is a low-order point');
   const key = hkdf(shared, Buffer.concat([share, id.publicKey]), 'age-encryption.org/v1/X25519');
   try {
     return open(key, Buffer.alloc(12), body);
@@ -167,10 +193,10 @@ function hkdf(ikm: Buffer, salt: Buffer, info: string): Buffer {
 }
 
 function base64NoPad(text: string): Buffer {
-  if (!/^[A-Za-z0-9+/]*$/.test(text) || text.length % 4 === 1) throw new Error('invalid base64');
+  if (!/^[A-Za-z0-9+/]*$/.test(text) || text.length % 4 === 1) throw malformed('invalid base64');
   const bytes = Buffer.from(text, 'base64');
   // Canonical only: unused trailing bits must be zero, as age requires.
-  if (bytes.toString('base64').replace(/=+$/, '') !== text) throw new Error('non-canonical base64');
+  if (bytes.toString('base64').replace(/=+$/, '') !== text) throw malformed('non-canonical base64');
   return bytes;
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { AgentError, isAgentError } from '../../core/errors.ts';
 import type { SecretRegistry } from '../../lib/secrets.ts';
 import type { ResticOptions, ResticRepository } from './restic.ts';
-import { sftpCommand } from './sftp.ts';
+import { sftpCommand, sftpTarget } from './sftp.ts';
 
 /**
  * Runs `fn` with the environment of one restic call: repository, password and extra variables
@@ -31,6 +31,14 @@ export async function withResticEnv<T>(
   if (options.cacheDir !== undefined) {
     await mkdir(options.cacheDir, { recursive: true, mode: 0o700 });
     env['RESTIC_CACHE_DIR'] = options.cacheDir;
+  }
+  if (repo.repository.startsWith('sftp:') && sftpTarget(repo.repository) === undefined) {
+    // restic hands user and host to ssh, which runs as root: only plain ones. The value is secret.
+    throw new AgentError(
+      'BackupRepositoryInvalid',
+      'the sftp backup repository must be sftp:user@host:/path or sftp://user@host:port//path with a plain user and host (IPv6 in brackets)',
+      { terminal: true },
+    );
   }
   const knownHosts = repo.knownHosts ?? [];
   if (knownHosts.length === 0 || !repo.repository.startsWith('sftp:')) return fn(env, []);

@@ -93,6 +93,6 @@ test('sftp repositories get an ssh command that checks the host key against env.
   assert.equal(sftpTarget('/local/path'), undefined);
   assert.equal(
     sftpCommand('sftp://backup@host.example:2222//srv/restic', '/tmp/kh'),
-    'ssh -o UserKnownHostsFile=/tmp/kh -o StrictHostKeyChecking=yes -o BatchMode=yes -p 2222 backup@host.example -s sftp',
+    'ssh -o UserKnownHostsFile=/tmp/kh -o StrictHostKeyChecking=yes -o BatchMode=yes -p 2222 -s -- backup@host.example sftp',
   );
 });
