@@ -9,7 +9,7 @@ import type { BootstrapConfig } from '../config/types.gen.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
-import { initialStatus, withBackup, type AgentStatus } from '../core/status.ts';
+import { initialStatus, recoveryStarted, withBackup, type AgentStatus } from '../core/status.ts';
 import { createCycle } from '../engine/cycle.ts';
 import { dockerMachine } from '../engine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
@@ -79,6 +79,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   let current: AgentStatus = restored ?? initialStatus(config.name, new Date());
   // Backup jobs run exclusive of cycles (set once the reconciler exists, before anything runs).
   let exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
+  let onRecovering: (revision: string) => Promise<void> = () => Promise.resolve();
   const backups = new AgentBackups({
     stateDir: config.state_dir,
     log,
@@ -97,6 +98,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     log,
     secrets,
     status: () => current,
+    onRecovering: (revision) => onRecovering(revision),
     onApplied: (desired, reader) =>
       backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined)),
     hold: async () => {
@@ -123,6 +125,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   );
 
   exclusive = (fn) => reconciler.exclusive(fn);
+  onRecovering = (revision) => reconciler.update((s) => recoveryStarted(s, revision, new Date()));
 
   if (opts.once === true) {
     const outcome = await reconciler.trigger('once');

@@ -51,12 +51,14 @@ export async function runApply(opts: PlanCliOptions, io: CliIo): Promise<void> {
       for (const c of result.changeSet) io.stdout(`  ${c.outcome.padEnd(13)} ${c.action} ${c.subject}\n`);
       for (const n of result.notices) io.stdout(`notice (${n.code}): ${n.message}\n`);
       io.stdout(
-        result.applied
-          ? `applied revision ${result.revision}\n`
-          : `NOT applied: ${result.error?.message ?? 'the machine did not converge'}\n`,
+        result.unhealthy !== undefined
+          ? `applied revision ${result.revision}, NOT healthy: ${result.unhealthy.message}\n`
+          : result.applied
+            ? `applied revision ${result.revision}\n`
+            : `NOT applied: ${result.error?.message ?? 'the machine did not converge'}\n`,
       );
     }
-    io.setExitCode(result.applied ? 0 : 1);
+    io.setExitCode(result.applied && result.unhealthy === undefined ? 0 : 1);
   } catch (err) {
     if (!isAgentError(err)) throw err;
     io.stderr(`appliance apply: ${describeError(err)}\n`);

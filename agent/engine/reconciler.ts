@@ -43,6 +43,8 @@ export class Reconciler {
   private worked = false;
   private started = false;
   private stopped = false;
+  /** The stall or failure last logged (kind, revision, reason) and how often it came since. */
+  private repeated: { key: string; count: number } | undefined;
   private readonly abort = new AbortController();
   private readonly now: () => Date;
   private readonly random: () => number;
@@ -58,6 +60,11 @@ export class Reconciler {
 
   get status(): AgentStatus {
     return this.current;
+  }
+
+  /** Publishes a change of the status between cycles or during one (e.g. an apply being recovered). */
+  async update(change: (status: AgentStatus) => AgentStatus): Promise<void> {
+    await this.publish(change(this.current));
   }
 
   /** Starts the loop with an immediate first cycle. */
@@ -163,8 +170,30 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Logs a cycle's outcome. A stall or failure is logged once per (revision, reason): the same
+   * one on later polls only counts up (at debug), and the count is logged when it ends.
+   */
   private log(outcome: CycleOutcome, trigger: string): void {
     const log = this.deps.log.child({ revision: outcome.revision, trigger });
+    const key =
+      outcome.kind === 'stalled' || outcome.kind === 'failed'
+        ? `${outcome.kind}\n${outcome.revision ?? ''}\n${outcome.reason}`
+        : undefined;
+    const last = this.repeated;
+    if (last !== undefined && last.key === key) {
+      last.count++;
+      log.debug({ reason: key.split('\n')[2], count: last.count }, 'same as the last cycle');
+      return;
+    }
+    if (last !== undefined && last.count > 1) {
+      const [kind, revision, reason] = last.key.split('\n');
+      this.deps.log.info(
+        { kind, reason, count: last.count, ...(revision === '' ? {} : { revision }) },
+        `${kind} (${reason ?? ''}) ended after ${last.count} cycles in a row`,
+      );
+    }
+    this.repeated = key === undefined ? undefined : { key, count: 1 };
     if (outcome.kind === 'applied') log.info({ steps: outcome.steps }, 'revision applied');
     else if (outcome.kind === 'unchanged') log.debug('in sync');
     else if (outcome.kind === 'stalled') log.error({ code: outcome.code, reason: outcome.reason }, outcome.message);
