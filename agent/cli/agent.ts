@@ -20,6 +20,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
 import { GitSource, loadCredentials } from '../source/index.ts';
 import { pino } from 'pino';
+import { exitCodeFor } from './exit-codes.ts';
 
 /** `appliance agent --config FILE`: the daemon that keeps the machine at the repo's state. */
 export function register(program: Command): void {
@@ -41,7 +42,7 @@ body with the webhook secret in X-Hub-Signature-256: sha256=<hex>).`,
         await runAgent(opts);
       } catch (err) {
         process.stderr.write(`appliance agent: ${describeError(err)}\n`);
-        process.exitCode = 2;
+        process.exitCode = exitCodeFor(err);
       }
     });
 }
