@@ -22,7 +22,15 @@ export interface Condition {
 export type CycleOutcome = (
   | { kind: 'applied'; revision: string; steps: number; plan?: unknown; notices?: Notice[] }
   | { kind: 'unchanged'; revision: string }
-  | { kind: 'stalled'; revision?: string; reason: string; message: string; code: string }
+  | {
+      kind: 'stalled';
+      revision?: string;
+      reason: string;
+      message: string;
+      code: string;
+      /** The revision was applied and runs, but stalls (kept unhealthy by the rollback policy). */
+      applied?: boolean;
+    }
   | { kind: 'failed'; revision?: string; reason: string; message: string; code: string }
 ) & { configNotices?: Notice[] };
 
@@ -127,6 +135,10 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
       if (outcome.revision !== undefined) next.lastError.revision = outcome.revision;
       const stalled = outcome.kind === 'stalled';
       if (stalled && outcome.revision !== undefined) next.stalledRevision = outcome.revision;
+      if (outcome.kind === 'stalled' && outcome.applied === true && outcome.revision !== undefined) {
+        next.lastAppliedRevision = outcome.revision;
+        next.lastAppliedAt = at;
+      }
       conditions = setCondition(conditions, 'Ready', false, outcome.reason, outcome.message, now);
       conditions = setCondition(
         conditions,

@@ -204,7 +204,8 @@ async function fetchTarget(deps: CycleDeps): Promise<Target> {
 function outcomeOf(result: ApplyResult): CycleOutcome {
   if (result.unhealthy !== undefined) {
     // The revision is running (kept by the rollback policy), but not healthy: it stalls.
-    return stalledOutcome(result.revision, result.unhealthy.code, result.unhealthy.message);
+    const { code, message } = result.unhealthy;
+    return { kind: 'stalled', revision: result.revision, reason: code, code, message, applied: true };
   }
   if (result.applied) {
     if (result.changeSet.length === 0) return { kind: 'unchanged', revision: result.revision };

@@ -72,6 +72,7 @@ test('a version kept by on_failed_health false stalls the revision with HealthCh
   assert.match(first.message, /kept because policies\.rollback\.on_failed_health is false/);
   status = cycleFinished(status, first, new Date(), new Date());
   assert.equal(status.stalledRevision, 'r1');
+  assert.equal(status.lastAppliedRevision, 'r1', 'what runs is the kept revision');
   const running = (await machine.observe('shop-prod')).containers.map((c) => c.name);
   assert.ok(running.length > 0);
 
