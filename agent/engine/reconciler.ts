@@ -43,8 +43,8 @@ export class Reconciler {
   private worked = false;
   private started = false;
   private stopped = false;
-  /** The stall or failure last logged (kind, revision, reason) and how often it came since. */
-  private repeated: { key: string; count: number } | undefined;
+  /** The stall or failure last logged, and how many cycles in a row ended with it. */
+  private repeated: (Problem & { count: number }) | undefined;
   private readonly abort = new AbortController();
   private readonly now: () => Date;
   private readonly random: () => number;
@@ -176,29 +176,40 @@ export class Reconciler {
    */
   private log(outcome: CycleOutcome, trigger: string): void {
     const log = this.deps.log.child({ revision: outcome.revision, trigger });
-    const key =
+    const problem =
       outcome.kind === 'stalled' || outcome.kind === 'failed'
-        ? `${outcome.kind}\n${outcome.revision ?? ''}\n${outcome.reason}`
+        ? { kind: outcome.kind, revision: outcome.revision, reason: outcome.reason }
         : undefined;
     const last = this.repeated;
-    if (last !== undefined && last.key === key) {
+    if (last !== undefined && problem !== undefined && sameProblem(last, problem)) {
       last.count++;
-      log.debug({ reason: key.split('\n')[2], count: last.count }, 'same as the last cycle');
+      log.debug({ reason: problem.reason, count: last.count }, 'same as the last cycle');
       return;
     }
     if (last !== undefined && last.count > 1) {
-      const [kind, revision, reason] = last.key.split('\n');
+      const { kind, revision, reason, count } = last;
       this.deps.log.info(
-        { kind, reason, count: last.count, ...(revision === '' ? {} : { revision }) },
-        `${kind} (${reason ?? ''}) ended after ${last.count} cycles in a row`,
+        { kind, reason, count, ...(revision === undefined ? {} : { revision }) },
+        `${kind} (${reason}) ended after ${count} cycles in a row`,
       );
     }
-    this.repeated = key === undefined ? undefined : { key, count: 1 };
+    this.repeated = problem === undefined ? undefined : { ...problem, count: 1 };
     if (outcome.kind === 'applied') log.info({ steps: outcome.steps }, 'revision applied');
     else if (outcome.kind === 'unchanged') log.debug('in sync');
     else if (outcome.kind === 'stalled') log.error({ code: outcome.code, reason: outcome.reason }, outcome.message);
     else log.warn({ code: outcome.code, reason: outcome.reason, failures: this.failures }, outcome.message);
   }
+}
+
+/** A stall or failure, as far as logging it once is concerned. */
+interface Problem {
+  kind: 'stalled' | 'failed';
+  revision: string | undefined;
+  reason: string;
+}
+
+function sameProblem(a: Problem, b: Problem): boolean {
+  return a.kind === b.kind && a.revision === b.revision && a.reason === b.reason;
 }
 
 const STOPPED: CycleOutcome = {
