@@ -51,6 +51,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   const secrets = new SecretRegistry();
   const log = createLogger({ level: opts.logLevel, secrets, destination: pino.destination(1) });
   const config = await readBootstrap(opts.config);
+  // The bootstrap is the agent's configuration: its engine address wins; every Docker client reads DOCKER_HOST.
+  if (config.docker_host !== undefined) process.env['DOCKER_HOST'] = config.docker_host;
   const { identities, warnings } = await loadIdentities(config.age_identity_file);
   secrets.add(...identities);
   for (const w of warnings) log.warn(formatIssue(w));

@@ -28,6 +28,8 @@ export interface MachineOptions {
   stateDir: string;
   /** The repository's access token file (bootstrap repo.credentials_file), when the repo came from it. */
   credentialsFile?: string;
+  /** The bootstrap's docker_host, when DOCKER_HOST is not set. */
+  dockerHost?: string;
 }
 
 /** Adds `--config`, the bootstrap file the other options default to. */
@@ -41,7 +43,7 @@ export function bootstrapOption(cmd: Command): Command {
 /**
  * Fills in what the command line leaves out from the bootstrap file (`--config`, else
  * /etc/appliance/bootstrap.yml when it exists): repo URL and branch, name, age identity, state
- * directory. Explicit flags always win; an
+ * directory, and the Docker engine when DOCKER_HOST is not set. Explicit flags always win; an
  * identity from the environment wins over the bootstrap's. Throws `UsageError` when --repo or
  * --name is still missing, `BootstrapInvalid` for a bad file.
  */
@@ -65,6 +67,7 @@ export async function withBootstrapDefaults(
   const identity = flags.identity ?? (envIdentity === undefined ? boot?.age_identity_file : undefined);
   const branch = flags.branch ?? (fromBoot ? boot.repo.branch : undefined);
   const credentialsFile = fromBoot ? boot.repo.credentials_file : undefined;
+  const dockerHost = env['DOCKER_HOST'] === undefined ? boot?.docker_host : undefined;
   return {
     repo,
     name,
@@ -72,6 +75,7 @@ export async function withBootstrapDefaults(
     ...(branch === undefined ? {} : { branch }),
     ...(identity === undefined ? {} : { identity }),
     ...(credentialsFile === undefined ? {} : { credentialsFile }),
+    ...(dockerHost === undefined ? {} : { dockerHost }),
   };
 }
 

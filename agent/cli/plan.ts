@@ -41,7 +41,10 @@ export function desiredMachineOptions(cmd: Command): Command {
 
 /** The flags with the bootstrap's defaults filled in. */
 export async function machineOptions<T extends PlanCliFlags>(flags: T, io: CliIo): Promise<T & PlanCliOptions> {
-  return { ...flags, ...(await withBootstrapDefaults(flags, io.env)) };
+  const options = await withBootstrapDefaults(flags, io.env);
+  // Every Docker client of this process reads DOCKER_HOST (connectionFromEnv).
+  if (options.dockerHost !== undefined) process.env['DOCKER_HOST'] = options.dockerHost;
+  return { ...flags, ...options };
 }
 
 /** `appliance plan`: what the agent would change on this machine, and why. */

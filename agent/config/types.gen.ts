@@ -664,6 +664,10 @@ export interface BootstrapConfig {
    * host:port of the status/metrics/webhook HTTP server.
    */
   listen: string;
+  /**
+   * The Docker engine, as DOCKER_HOST names it (unix:///path or tcp://host:port). The agent uses it; operator commands on the appliance use it when DOCKER_HOST is not set. Default: DOCKER_HOST, else /var/run/docker.sock.
+   */
+  docker_host?: string;
   webhook?: BootstrapWebhook;
 }
 /**

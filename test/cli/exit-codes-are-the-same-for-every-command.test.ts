@@ -65,4 +65,14 @@ test('an unreachable Docker engine exits 2', async (t) => {
     const r = await appliance([command, ...args], env);
     assert.equal(r.exitCode, 2, `${command}: ${r.stdout}${r.stderr}`);
   }
+  // On an appliance the engine's address can come from the bootstrap file instead (a closed
+  // TCP port here: refused, where the default socket would be missing).
+  const boot = path.join(dir, 'bootstrap.yml');
+  await writeFile(
+    boot,
+    `name: demo\nrepo: { url: "http://127.0.0.1:9/x.git" }\nage_identity_file: ${key}\ndocker_host: tcp://127.0.0.1:9\n`,
+  );
+  const r = await appliance(['plan', '--config', boot, '--repo', repo, '--state-dir', path.join(dir, 'state')]);
+  assert.equal(r.exitCode, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /ECONNREFUSED/);
 });

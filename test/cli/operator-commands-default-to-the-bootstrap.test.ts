@@ -27,6 +27,7 @@ async function bootstrapFile(t: { after: (fn: () => Promise<void>) => void }, li
       'age_identity_file: /etc/appliance/age.key',
       'state_dir: /srv/appliance-state',
       `listen: "${listen}"`,
+      'docker_host: unix:///run/appliance-docker.sock',
       '',
     ].join('\n'),
   );
@@ -42,6 +43,7 @@ test('repo, branch, token, name, identity and state dir come from the bootstrap 
     name: 'shop-prod',
     identity: '/etc/appliance/age.key',
     stateDir: '/srv/appliance-state',
+    dockerHost: 'unix:///run/appliance-docker.sock',
   });
 });
 
@@ -53,9 +55,14 @@ test('explicit flags win over the bootstrap; an identity from the environment to
     name: 'other',
     stateDir: '/tmp/state',
     identity: '/k',
+    dockerHost: 'unix:///run/appliance-docker.sock',
   });
-  const fromEnv = await withBootstrapDefaults({ config }, { APPLIANCE_AGE_IDENTITY_FILE: '/env.key' });
+  const fromEnv = await withBootstrapDefaults(
+    { config },
+    { APPLIANCE_AGE_IDENTITY_FILE: '/env.key', DOCKER_HOST: 'unix:///var/run/docker.sock' },
+  );
   assert.equal(fromEnv.identity, undefined, 'the environment identity is resolved later and wins');
+  assert.equal(fromEnv.dockerHost, undefined, 'DOCKER_HOST wins over the bootstrap');
 });
 
 test('a named bootstrap file that is missing or invalid is refused', async () => {
