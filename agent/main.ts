@@ -6,10 +6,11 @@ import { Command } from 'commander';
  */
 if (process.argv[2] === 'agent') {
   const { register } = await import('./cli/agent.ts');
-  const program = new Command('appliance').showHelpAfterError();
+  const { runCli } = await import('./cli/program.ts');
+  const program = new Command('appliance').showHelpAfterError().exitOverride();
   register(program);
-  await program.parseAsync(process.argv);
+  await runCli(program, process.argv);
 } else {
-  const { buildProgram } = await import('./cli/program.ts');
-  await buildProgram().parseAsync(process.argv);
+  const { buildProgram, runCli } = await import('./cli/program.ts');
+  await runCli(buildProgram(), process.argv);
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive (git, gpg, ssh-keygen, age, xorriso, poppler,
-# cloud-init for its schema check, zbar, fuseiso, restic, caddy, openssl) when missing, so `npm test` works on
+# cloud-init for its schema check, zbar, fuseiso, restic, caddy, openssl,
+# prometheus for promtool) when missing, so `npm test` works on
 # a fresh machine; the Docker and btrfs tests install theirs through test/env/. Quick when
 # everything is there.
 set -euo pipefail
-pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl)
+pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus)
 need=()
 for pkg in "${pkgs[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 [ ${#need[@]} -eq 0 ] && exit 0

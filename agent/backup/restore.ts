@@ -28,7 +28,10 @@ export interface RestoreResult {
   /** What keeps the state from before the restore, if there was any. */
   preRestore?: { kind: 'snapshot' | 'backup'; id: string };
   tables: number;
+  /** Rows of all tables, the app's bookkeeping (schema_migrations) included: see `tableRows`. */
   rows: number;
+  /** Rows per table (`schema.table`), as the backup's manifest has them. */
+  tableRows: { table: string; rows: number }[];
   files: number;
   durationSeconds: number;
 }
@@ -91,6 +94,7 @@ async function restoreMounted(ctx: BackupContext, options: RestoreOptions): Prom
       snapshot: listing,
       tables: manifest.database?.tables.length ?? 0,
       rows: manifest.database?.tables.reduce((n, t) => n + t.rows, 0) ?? 0,
+      tableRows: (manifest.database?.tables ?? []).map((t) => ({ table: t.table, rows: t.rows })),
       files: manifest.files.length,
       durationSeconds: (finished.getTime() - started.getTime()) / 1000,
     };

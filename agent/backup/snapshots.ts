@@ -18,11 +18,20 @@ export interface BackupListing {
 }
 
 /** The appliance's snapshots (tag `appliance=<name>`), oldest first. */
-export async function listBackups(ctx: BackupContext): Promise<BackupListing[]> {
+export async function listBackups(ctx: BackupContext, options: { mustExist?: boolean } = {}): Promise<BackupListing[]> {
   const restic = requireRestic(ctx);
-  const snaps = await withBackupMount(ctx.target.repository?.mount, async () =>
-    (await restic.exists()) ? restic.snapshots({ tags: [applianceTag(ctx.target.appliance)] }) : [],
-  );
+  const snaps = await withBackupMount(ctx.target.repository?.mount, async () => {
+    if (await restic.exists()) return restic.snapshots({ tags: [applianceTag(ctx.target.appliance)] });
+    // An operator listing backups must not read "no backups" when the repository is not there.
+    if (options.mustExist === true) {
+      throw new AgentError(
+        'BackupRepositoryMissing',
+        'the backup repository (env.yml backup.repository) does not exist: no backup was ever made there, or it is the wrong place',
+        { terminal: true },
+      );
+    }
+    return [];
+  });
   return snaps.map((s) => {
     const listing: BackupListing = { id: s.id, shortId: s.shortId, time: s.time, host: s.hostname, tags: s.tags };
     const revision = tagValue(s.tags, 'revision');

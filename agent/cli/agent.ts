@@ -9,7 +9,14 @@ import type { BootstrapConfig } from '../config/types.gen.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
-import { initialStatus, withBackup, withWarnings, type AgentStatus, type Notice } from '../core/status.ts';
+import {
+  initialStatus,
+  recoveryStarted,
+  withBackup,
+  withWarnings,
+  type AgentStatus,
+  type Notice,
+} from '../core/status.ts';
 import { createCycle } from '../engine/cycle.ts';
 import { dockerMachine } from '../engine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
@@ -21,6 +28,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
 import { GitSource, loadCredentials } from '../source/index.ts';
 import { pino } from 'pino';
+import { exitCodeFor } from './exit-codes.ts';
 
 /** `appliance agent --config FILE`: the daemon that keeps the machine at the repo's state. */
 export function register(program: Command): void {
@@ -42,7 +50,7 @@ body with the webhook secret in X-Hub-Signature-256: sha256=<hex>).`,
         await runAgent(opts);
       } catch (err) {
         process.stderr.write(`appliance agent: ${describeError(err)}\n`);
-        process.exitCode = 2;
+        process.exitCode = exitCodeFor(err);
       }
     });
 }
@@ -55,6 +63,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   const standing: Notice[] = config.trust.allow_unsigned
     ? [{ code: 'UnsignedCommitsAllowed', message: bootWarnings.map((w) => w.message).join('; ') }]
     : [];
+  // The bootstrap is the agent's configuration: its engine address wins; every Docker client reads DOCKER_HOST.
+  if (config.docker_host !== undefined) process.env['DOCKER_HOST'] = config.docker_host;
   const { identities, warnings } = await loadIdentities(config.age_identity_file);
   secrets.add(...identities);
   for (const w of warnings) log.warn(formatIssue(w));
@@ -86,6 +96,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   let current: AgentStatus = restored ?? initialStatus(config.name, new Date());
   // Backup jobs run exclusive of cycles (set once the reconciler exists, before anything runs).
   let exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
+  let onRecovering: (revision: string) => Promise<void> = () => Promise.resolve();
   const backups = new AgentBackups({
     stateDir: config.state_dir,
     log,
@@ -104,6 +115,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     log,
     secrets,
     status: () => current,
+    onRecovering: (revision) => onRecovering(revision),
     onApplied: (desired, reader) =>
       backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined)),
     hold: async () => {
@@ -130,6 +142,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   );
 
   exclusive = (fn) => reconciler.exclusive(fn);
+  onRecovering = (revision) => reconciler.update((s) => recoveryStarted(s, revision, new Date()));
 
   if (opts.once === true) {
     const outcome = await reconciler.trigger('once');

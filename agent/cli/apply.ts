@@ -9,7 +9,8 @@ import { createLogger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
 import { secretValues } from '../core/desired.ts';
 import { loadDesiredForCli } from './desired-input.ts';
-import { desiredMachineOptions, type PlanCliOptions } from './plan.ts';
+import { exitCodeFor } from './exit-codes.ts';
+import { desiredMachineOptions, machineOptions, type PlanCliFlags } from './plan.ts';
 import { processIo, type CliIo } from './io.ts';
 
 /** `appliance apply`: one reconcile pass, then exit. */
@@ -24,13 +25,14 @@ Runs the same pass as one agent cycle (without fetching or signature checks: use
 for that). Do not run it while an agent manages the same state directory.
 Exit status 0 when the machine matches the repo afterwards, 1 when not, 2 on errors.`,
     )
-    .action(async (opts: PlanCliOptions) => {
+    .action(async (opts: PlanCliFlags) => {
       await runApply(opts, io);
     });
 }
 
-export async function runApply(opts: PlanCliOptions, io: CliIo): Promise<void> {
+export async function runApply(flags: PlanCliFlags, io: CliIo): Promise<void> {
   try {
+    const opts = await machineOptions(flags, io);
     const desired = await loadDesiredForCli('apply', opts, io);
     if (desired === undefined) return;
     const secrets = new SecretRegistry();
@@ -51,15 +53,17 @@ export async function runApply(opts: PlanCliOptions, io: CliIo): Promise<void> {
       for (const c of result.changeSet) io.stdout(`  ${c.outcome.padEnd(13)} ${c.action} ${c.subject}\n`);
       for (const n of result.notices) io.stdout(`notice (${n.code}): ${n.message}\n`);
       io.stdout(
-        result.applied
-          ? `applied revision ${result.revision}\n`
-          : `NOT applied: ${result.error?.message ?? 'the machine did not converge'}\n`,
+        result.unhealthy !== undefined
+          ? `applied revision ${result.revision}, NOT healthy: ${result.unhealthy.message}\n`
+          : result.applied
+            ? `applied revision ${result.revision}\n`
+            : `NOT applied: ${result.error?.message ?? 'the machine did not converge'}\n`,
       );
     }
-    io.setExitCode(result.applied ? 0 : 1);
+    io.setExitCode(result.applied && result.unhealthy === undefined ? 0 : 1);
   } catch (err) {
     if (!isAgentError(err)) throw err;
     io.stderr(`appliance apply: ${describeError(err)}\n`);
-    io.setExitCode(2);
+    io.setExitCode(exitCodeFor(err));
   }
 }

@@ -15,14 +15,12 @@ import { describeError, isAgentError } from '../core/errors.ts';
 import type { ResticProgress } from '../drivers/restic/output.ts';
 import { createLogger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
-import { loadDesiredForCli, openRepoSpec, type DesiredInputOptions } from './desired-input.ts';
+import { loadDesiredForCli, openRepoSpec } from './desired-input.ts';
+import { exitCodeFor } from './exit-codes.ts';
 import { processIo, type CliIo } from './io.ts';
-import { desiredMachineOptions } from './plan.ts';
+import { desiredMachineOptions, machineOptions, type PlanCliFlags } from './plan.ts';
 
-interface BackupCliOptions extends DesiredInputOptions {
-  stateDir: string;
-  json?: boolean;
-}
+type BackupCliOptions = PlanCliFlags;
 
 /** What a command gets once the desired state is loaded. */
 interface Loaded {
@@ -87,7 +85,7 @@ restic repository named in env.yml backup.repository.`,
     .option('--json', 'print the list as JSON')
     .action((opts: BackupCliOptions) =>
       withLoaded('backup list', opts, io, async ({ ctx }) => {
-        const list = await listBackups(ctx);
+        const list = await listBackups(ctx, { mustExist: true });
         if (opts.json === true) io.stdout(`${JSON.stringify(list, null, 2)}\n`);
         else if (list.length === 0) io.stdout('no backups\n');
         else {
@@ -128,8 +126,9 @@ the swap, nothing live changes. An agent using the same --state-dir waits meanwh
         io.stdout(
           opts.json === true
             ? `${JSON.stringify(result, null, 2)}\n`
-            : `restored ${result.snapshot.shortId}: ${result.files} files, ${result.tables} tables, ${result.rows} rows` +
-                `${result.preRestore === undefined ? '' : `; previous state kept as ${result.preRestore.kind} ${result.preRestore.id}`}\n`,
+            : `restored ${result.snapshot.shortId}: ${result.files} files, ${result.tables} tables` +
+                `${result.preRestore === undefined ? '' : `; previous state kept as ${result.preRestore.kind} ${result.preRestore.id}`}\n` +
+                result.tableRows.map((t) => `  ${t.table}: ${t.rows} rows\n`).join(''),
         );
       }),
     );
@@ -180,13 +179,14 @@ the swap, nothing live changes. An agent using the same --state-dir waits meanwh
 
 async function withLoaded(
   command: string,
-  opts: BackupCliOptions,
+  flags: BackupCliOptions,
   io: CliIo,
   fn: (loaded: Loaded) => Promise<void>,
 ): Promise<void> {
   let envYml: string | undefined;
   const secrets = new SecretRegistry();
   try {
+    const opts = await machineOptions(flags, io);
     const desired = await loadDesiredForCli(command, opts, io, {
       openRepo: async (repo, o) => {
         const opened = await openRepoSpec(repo, o);
@@ -202,7 +202,7 @@ async function withLoaded(
   } catch (err) {
     if (!isAgentError(err)) throw err;
     io.stderr(`appliance ${command}: ${secrets.scrub(describeError(err))}\n`);
-    io.setExitCode(2);
+    io.setExitCode(exitCodeFor(err));
   }
 }
 

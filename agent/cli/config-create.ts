@@ -38,7 +38,6 @@ export interface CreateOptions {
   setting?: string[];
   secret?: string[];
   timezone: string;
-  agentVersion?: string;
   sign?: boolean;
   commit: boolean;
   force?: boolean;
@@ -46,7 +45,7 @@ export interface CreateOptions {
 }
 
 /** Adds `create` to the `config` command group. */
-export function registerCreate(group: Command, io: CliIo = processIo, agentVersion = '0.1.0'): void {
+export function registerCreate(group: Command, io: CliIo = processIo): void {
   group
     .command('create')
     .description('generate a new appliance: key material, SOPS-encrypted env.yml, seed ISO and recovery PDF')
@@ -75,7 +74,6 @@ export function registerCreate(group: Command, io: CliIo = processIo, agentVersi
     .option('--setting <name=value...>', 'an app setting (env.yml app.settings) the app needs')
     .option('--secret <spec...>', 'a further app secret to generate, NAME or NAME:KIND (token, rsa, openpgp)')
     .option('--timezone <tz>', 'time zone of schedules in appliance.yml', 'UTC')
-    .option('--agent-version <version>', "the agent version appliance.yml pins (default: this agent's)")
     .option('--sign', 'sign the commit (git commit -S with your configured key, OpenPGP or SSH)')
     .option('--no-commit', 'write the files but do not commit them')
     .option('--force', 'replace an existing appliance of that name and existing output files')
@@ -92,16 +90,12 @@ NoCloud, label cidata) and recovery.pdf (QR codes of bootstrap.yml, age.key and 
 Nothing secret is printed unless --print-identity is given.`,
     )
     .action(async (opts: CreateOptions) => {
-      await runCreate(opts, io, { agentVersion });
+      await runCreate(opts, io);
     });
 }
 
 /** Runs `config create`. Exit status 0 on success, 1 on any failure (nothing is half written). */
-export async function runCreate(
-  opts: CreateOptions,
-  io: CliIo,
-  deps: { agentVersion?: string; now?: Date } = {},
-): Promise<void> {
+export async function runCreate(opts: CreateOptions, io: CliIo, deps: { now?: Date } = {}): Promise<void> {
   try {
     const repo = resolve(opts.repo);
     const out = resolve(opts.out ?? `appliance-${opts.name}`);
@@ -138,7 +132,7 @@ async function prepare(
   out: string,
   opts: CreateOptions,
   io: CliIo,
-  deps: { agentVersion?: string; now?: Date },
+  deps: { now?: Date },
 ): Promise<PreparedAppliance> {
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(opts.name))
     throw new AgentError('NameInvalid', `'${opts.name}' is not a valid appliance name (a-z, 0-9, -)`, {
@@ -203,7 +197,6 @@ async function prepare(
     settings: parseSettings(opts.setting ?? []),
     extraSecrets: parseSecrets(opts.secret ?? []),
     timezone: opts.timezone,
-    agentVersion: opts.agentVersion ?? deps.agentVersion ?? '0.1.0',
     now: deps.now ?? new Date(),
     ...(opts.acmeEmail === undefined ? {} : { acmeEmail: opts.acmeEmail }),
     ...(opts.firstUserEmail === undefined

@@ -21,7 +21,7 @@ Typical use:
   appliance config rotate --repo . --name shop --identity ~/.config/age/key.txt -r age1… -r age1…
   appliance config recover-from-scan -o restored/ page-*.png`,
     );
-  registerCreate(group, io, program.version() ?? '0.1.0');
+  registerCreate(group, io);
   registerRotate(group, io);
   registerRecoverFromScan(group, io);
 }

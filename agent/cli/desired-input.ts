@@ -5,14 +5,14 @@ import { decryptEnvFromIdentityFile } from '../config/decrypt-env.ts';
 import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts';
 import { resolveIdentityFile } from '../config/sops/index.ts';
 import { createLogger } from '../lib/log.ts';
-import { openSource } from '../source/index.ts';
+import { loadCredentials, openSource } from '../source/index.ts';
 import { assertDir } from './validate.ts';
 import { type CliIo } from './io.ts';
 
 /** Opens `--repo` for reading; `close` removes what opening created (a temporary clone). */
 export type RepoOpener = (
   repo: string,
-  options: { branch?: string },
+  options: { branch?: string; credentialsFile?: string },
 ) => Promise<{ reader: RepoReader; revision: string; close: () => Promise<void> }>;
 
 export interface DesiredInputDeps {
@@ -25,7 +25,16 @@ export interface DesiredInputDeps {
 export const openRepoSpec: RepoOpener = async (repo, options) => {
   if (!/^https?:\/\//i.test(repo)) await assertDir(repo);
   const log = createLogger({ level: 'warn' });
-  const opened = await openSource(repo, { log }, options.branch === undefined ? {} : { branch: options.branch });
+  const auth =
+    options.credentialsFile === undefined ? undefined : await loadCredentials(options.credentialsFile, { log });
+  const opened = await openSource(
+    repo,
+    { log },
+    {
+      ...(options.branch === undefined ? {} : { branch: options.branch }),
+      ...(auth === undefined ? {} : { auth }),
+    },
+  );
   return { reader: opened.reader, revision: opened.revision ?? 'worktree', close: () => opened.close() };
 };
 
@@ -36,6 +45,8 @@ export interface DesiredInputOptions {
   branch?: string;
   identity?: string;
   revision?: string;
+  /** Access token file for an http(s) repo (from the bootstrap). */
+  credentialsFile?: string;
 }
 
 /**
@@ -50,10 +61,10 @@ export async function loadDesiredForCli(
   deps: DesiredInputDeps = {},
 ): Promise<DesiredState | undefined> {
   const decrypt = deps.decrypt ?? (await identityDecrypt(command, opts, io));
-  const { reader, revision, close } = await (deps.openRepo ?? openRepoSpec)(
-    opts.repo,
-    opts.branch === undefined ? {} : { branch: opts.branch },
-  );
+  const { reader, revision, close } = await (deps.openRepo ?? openRepoSpec)(opts.repo, {
+    ...(opts.branch === undefined ? {} : { branch: opts.branch }),
+    ...(opts.credentialsFile === undefined ? {} : { credentialsFile: opts.credentialsFile }),
+  });
   try {
     const result = await loadDesired(reader, opts.name, { decrypt, revision: opts.revision ?? revision });
     if (!result.ok) {

@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
 import { register as registerAgent } from './agent.ts';
 import { register as registerApply } from './apply.ts';
 import { register as registerBackup } from './backup.ts';
@@ -8,6 +9,7 @@ import { register as registerEncrypt } from './encrypt.ts';
 import { register as registerImportLegacy } from './import-legacy.ts';
 import { register as registerPlan } from './plan.ts';
 import { register as registerRender } from './render.ts';
+import { register as registerStatus } from './status.ts';
 import { register as registerValidate } from './validate.ts';
 
 /** The `appliance` command line; each subcommand lives in its own file. */
@@ -15,13 +17,17 @@ export function buildProgram(): Command {
   const program = new Command('appliance')
     .description('GitOps pull agent for self-hosted server appliances')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors throw (see runCli) instead of exiting 1, which means "invalid config" here.
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP);
   for (const register of [
     registerValidate,
     registerRender,
     registerPlan,
     registerApply,
     registerAgent,
+    registerStatus,
     registerConfig,
     registerBackup,
     registerDecrypt,
@@ -30,4 +36,17 @@ export function buildProgram(): Command {
   ])
     register(program);
   return program;
+}
+
+/**
+ * Parses and runs `argv` on `program` (made with exitOverride): a usage error exits 64, help and
+ * --version 0; every command sets its own exit status otherwise.
+ */
+export async function runCli(program: Command, argv: readonly string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
 }

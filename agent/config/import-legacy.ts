@@ -27,7 +27,6 @@ export interface LegacyImport {
 export interface ImportOptions {
   /** New random secrets (restic password, database password); injectable for tests. */
   generateSecret?: () => string;
-  agentVersion?: string;
   /** App definition the appliance runs. */
   app?: string;
 }
@@ -49,7 +48,6 @@ export function importLegacy(oldYamlText: string, options: ImportOptions = {}): 
   const env: JsonObject = {};
   const appliance: JsonObject = {
     app: options.app ?? 'apps/ecs/app.yml',
-    agent: { version: options.agentVersion ?? '0.1.0' },
   };
   const settings: Obj = {};
   const secrets: Record<string, string> = {};
@@ -107,10 +105,7 @@ export function importLegacy(oldYamlText: string, options: ImportOptions = {}): 
         break;
       }
       case 'git':
-        note(
-          key,
-          "the agent's version is pinned in appliance.yml (agent.version); self-update from a git branch is gone",
-        );
+        note(key, 'self-update from a git branch is gone (agent.version in appliance.yml is not supported yet)');
         break;
       case 'extra':
         mapExtra(obj(v), env, note);

@@ -13,7 +13,7 @@ export function formatDesiredText(state: DesiredState): string {
   const { app } = state;
   add(`appliance ${state.name}`);
   add(`  revision     ${state.revision}`);
-  add(`  agent        ${state.agentVersion}`);
+  if (state.agentVersion !== undefined) add(`  agent        ${state.agentVersion} (not supported yet: ignored)`);
   add(`  timezone     ${state.timezone}`);
   add(`  app          ${app.name} (${app.file})`);
   add();

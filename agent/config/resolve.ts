@@ -167,7 +167,7 @@ export function resolveDesired(input: ResolveInput): DesiredState {
   return {
     name: input.name,
     revision: input.revision,
-    agentVersion: appliance.agent.version,
+    ...(appliance.agent === undefined ? {} : { agentVersion: appliance.agent.version }),
     timezone: appliance.timezone,
     app: desiredApp,
     schedules: { ...appliance.schedules },

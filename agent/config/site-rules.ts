@@ -58,6 +58,9 @@ export function checkAppliance(appliance: ApplianceConfig, file: string): Findin
       message: 'start and end are equal: the window would be empty',
     });
   }
+  for (const path of unsupportedSettings(appliance)) {
+    warnings.push({ file, path, message: 'not supported yet: the agent ignores this setting (remove it)' });
+  }
   for (const [service, image] of Object.entries(appliance.images)) {
     if (/:latest(@|$)/.test(image) && !image.includes('@sha256:')) {
       warnings.push({
@@ -68,6 +71,19 @@ export function checkAppliance(appliance: ApplianceConfig, file: string): Findin
     }
   }
   return { errors, warnings };
+}
+
+/**
+ * Settings the schema accepts for a feature the agent does not have yet (each has its own
+ * issue). A null schedule is left alone: it says the job is off, which is true.
+ */
+export function unsupportedSettings(appliance: ApplianceConfig): string[] {
+  const paths: string[] = [];
+  if (appliance.schedules.host_updates != null) paths.push('/schedules/host_updates');
+  if (appliance.schedules.support_updates != null) paths.push('/schedules/support_updates');
+  if (appliance.policies.reboot !== undefined) paths.push('/policies/reboot');
+  if (appliance.agent !== undefined) paths.push('/agent/version');
+  return paths;
 }
 
 let zones: ReadonlySet<string> | undefined;

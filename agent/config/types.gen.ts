@@ -439,7 +439,7 @@ export interface ApplianceConfig {
    * Path of the app definition in the repository, e.g. apps/ecs/app.yml.
    */
   app: string;
-  agent: AgentPin;
+  agent?: AgentPin;
   /**
    * Desired image per service of the app, pinned by tag or digest; overrides the image given in the app definition.
    */
@@ -463,7 +463,7 @@ export interface ApplianceConfig {
   };
 }
 /**
- * The agent's own desired version; a different version triggers a self-update.
+ * The agent's own desired version. Not supported yet (self-update is not implemented): the agent warns and ignores it; leave it out.
  */
 export interface AgentPin {
   /**
@@ -488,13 +488,13 @@ export interface Schedules {
    */
   session_cleanup: string | null;
   /**
-   * Host package updates (unattended upgrades), followed by a reboot when the reboot policy allows it.
+   * Host package updates (unattended upgrades). Not supported yet: the agent warns and ignores a schedule here; leave it out.
    */
-  host_updates: string | null;
+  host_updates?: string | null;
   /**
-   * Pull updated support-container images (same tag, new digest) and restart them with their data migration hooks.
+   * Pull updated support-container images (same tag, new digest). Not supported yet: the agent warns and ignores a schedule here; leave it out.
    */
-  support_updates: string | null;
+  support_updates?: string | null;
   /**
    * restic check of the backup repository.
    */
@@ -514,7 +514,7 @@ export interface Schedules {
 export interface Policies {
   update_window?: UpdateWindow;
   rollback: RollbackPolicy;
-  reboot: RebootPolicy;
+  reboot?: RebootPolicy;
   backup: BackupPolicy;
   snapshots: SnapshotPolicy;
 }
@@ -547,11 +547,11 @@ export interface UpdateWindow {
  */
 export interface RollbackPolicy {
   /**
-   * Revert to the PRE_MIGRATE snapshot and the previous containers when the app is not healthy after an update.
+   * Revert to the PRE_MIGRATE snapshot and the previous containers when the app is not healthy after an update. false: keep the new version and stall (status says why) until a new commit.
    */
   on_failed_health: boolean;
   /**
-   * How long an updated app has to become healthy.
+   * How long a started or replaced container has to become healthy (the health gate's timeout).
    */
   health_timeout_seconds: number;
   /**
@@ -564,7 +564,7 @@ export interface RollbackPolicy {
   allow_snapshot_restore: string | null;
 }
 /**
- * When host updates may reboot the machine.
+ * When host updates may reboot the machine. Not supported yet: the agent warns and ignores it; leave it out.
  */
 export interface RebootPolicy {
   /**
@@ -664,6 +664,10 @@ export interface BootstrapConfig {
    * host:port of the status/metrics/webhook HTTP server.
    */
   listen: string;
+  /**
+   * The Docker engine, as DOCKER_HOST names it (unix:///path or tcp://host:port). The agent uses it; operator commands on the appliance use it when DOCKER_HOST is not set. Default: DOCKER_HOST, else /var/run/docker.sock.
+   */
+  docker_host?: string;
   webhook?: BootstrapWebhook;
 }
 /**

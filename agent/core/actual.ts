@@ -113,6 +113,8 @@ export interface MigrationObservation {
   detail: string[];
   /** How the status was learnt or why it is unknown, for people. */
   note: string;
+  /** Observed read-only (`appliance plan`): an unknown status is only asked at apply time. */
+  readOnly?: boolean;
   /** The database volume holds data already (else this is a first install). */
   dataExists: boolean;
   /** The desired image's migration state (recorded, or printed by its migration_state). */

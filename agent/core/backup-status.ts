@@ -175,36 +175,50 @@ export function backupMissed(
 }
 
 /** Prometheus text lines (`appliance_backup_*`), newline-terminated; `appliance` is the label. */
-export function backupMetrics(status: BackupStatus | undefined, condition: BackupCondition, appliance: string): string {
+export function backupMetrics(
+  status: BackupStatus | undefined,
+  condition: Pick<BackupCondition, 'status'>,
+  appliance: string,
+): string {
   const label = `{appliance="${appliance.replace(/["\\\n]/g, '_')}"}`;
   const lines: string[] = [];
-  const metric = (name: string, help: string, value: number | undefined, type = 'gauge'): void => {
-    if (value === undefined) return;
+  // Every series is there from the start (dashboards and alerts need no special case for a new
+  // appliance): "never" is 0, as Prometheus exporters do for timestamps; HELP says so.
+  const metric = (name: string, help: string, value: number, type = 'gauge'): void => {
     lines.push(`# HELP appliance_backup_${name} ${help}`, `# TYPE appliance_backup_${name} ${type}`);
     lines.push(`appliance_backup_${name}${label} ${value}`);
   };
-  const time = (iso: string | undefined): number | undefined =>
-    iso === undefined ? undefined : Math.floor(Date.parse(iso) / 1000);
+  const time = (iso: string | undefined): number => (iso === undefined ? 0 : Math.floor(Date.parse(iso) / 1000));
   const ok = status?.lastSuccess;
   metric('missed', 'BackupMissed condition (1 = the last success is too old).', condition.status ? 1 : 0);
-  metric('last_success_timestamp_seconds', 'End of the last successful backup.', time(ok?.finishedAt));
-  metric('last_duration_seconds', 'Duration of the last successful backup.', ok?.durationSeconds);
-  metric('last_bytes_added', 'Bytes the last successful backup added to the repository.', ok?.bytesAdded);
-  metric('last_total_bytes', 'Bytes of files and dump in the last successful backup.', ok?.totalBytes);
-  metric('last_failure_timestamp_seconds', 'End of the last failed backup.', time(status?.lastFailure?.finishedAt));
+  metric('last_success_timestamp_seconds', 'End of the last successful backup (0 = never).', time(ok?.finishedAt));
+  metric('last_duration_seconds', 'Duration of the last successful backup (0 = never).', ok?.durationSeconds ?? 0);
+  metric(
+    'last_bytes_added',
+    'Bytes the last successful backup added to the repository (0 = never).',
+    ok?.bytesAdded ?? 0,
+  );
+  metric('last_total_bytes', 'Bytes of files and dump in the last successful backup (0 = never).', ok?.totalBytes ?? 0);
+  metric(
+    'last_failure_timestamp_seconds',
+    'End of the last failed backup (0 = never).',
+    time(status?.lastFailure?.finishedAt),
+  );
   const check = status?.lastCheck;
-  metric('check_last_timestamp_seconds', 'End of the last repository check.', time(check?.finishedAt));
-  metric('check_last_ok', 'Result of the last repository check (1 = no errors).', okValue(check?.ok));
+  metric('check_last_timestamp_seconds', 'End of the last repository check (0 = never).', time(check?.finishedAt));
+  metric(
+    'check_last_ok',
+    'Result of the last repository check (1 = no errors; 0 = errors, or never checked when the timestamp is 0).',
+    check?.ok === true ? 1 : 0,
+  );
   const test = status?.lastRestoreTest;
-  metric('restore_test_last_timestamp_seconds', 'End of the last restore test.', time(test?.finishedAt));
-  metric('restore_test_last_ok', 'Result of the last restore test (1 = identical).', okValue(test?.ok));
-  if (status !== undefined) {
-    metric('succeeded_total', 'Successful backups.', status.counts.succeeded, 'counter');
-    metric('failed_total', 'Failed or refused backups.', status.counts.failed, 'counter');
-  }
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-}
-
-function okValue(ok: boolean | undefined): number | undefined {
-  return ok === undefined ? undefined : ok ? 1 : 0;
+  metric('restore_test_last_timestamp_seconds', 'End of the last restore test (0 = never).', time(test?.finishedAt));
+  metric(
+    'restore_test_last_ok',
+    'Result of the last restore test (1 = identical; 0 = differences, or never run when the timestamp is 0).',
+    test?.ok === true ? 1 : 0,
+  );
+  metric('succeeded_total', 'Successful backups.', status?.counts.succeeded ?? 0, 'counter');
+  metric('failed_total', 'Failed or refused backups.', status?.counts.failed ?? 0, 'counter');
+  return `${lines.join('\n')}\n`;
 }

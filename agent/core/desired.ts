@@ -15,8 +15,8 @@ export interface DesiredState {
   name: string;
   /** Revision of the config repository this state was loaded from. */
   revision: string;
-  /** Desired version of the agent itself. */
-  agentVersion: string;
+  /** appliance.yml agent.version: not supported yet (warned about, ignored). */
+  agentVersion?: string;
   /** IANA zone in which schedules and the update window are read. */
   timezone: string;
   app: DesiredApp;

@@ -82,7 +82,7 @@ export function planMigration(desired: DesiredState, actual: ActualState, now: D
     const what =
       obs.status === 'pending'
         ? `migrations pending${obs.detail.length > 0 ? `: ${obs.detail.join(', ')}` : ''} (asked ${shortRef(obs.image)})`
-        : `migration status unknown (${obs.note}); asked again before migrating`;
+        : `migration status unknown (${obs.note}); ${obs.readOnly === true ? 'asked at apply time' : 'asked again before migrating'}`;
     if (!obs.dataExists) {
       out.gate = add('app.migrate', migrate.service, `${what}; first install, no data yet`, {
         service: migrate.service,

@@ -18,12 +18,21 @@ export interface Condition {
   since: string;
 }
 
-/** How one cycle ended. */
-export type CycleOutcome =
+/** How one cycle ended. `configNotices`: the warnings of the revision's config, when it was loaded. */
+export type CycleOutcome = (
   | { kind: 'applied'; revision: string; steps: number; plan?: unknown; notices?: Notice[] }
   | { kind: 'unchanged'; revision: string }
-  | { kind: 'stalled'; revision?: string; reason: string; message: string; code: string }
-  | { kind: 'failed'; revision?: string; reason: string; message: string; code: string };
+  | {
+      kind: 'stalled';
+      revision?: string;
+      reason: string;
+      message: string;
+      code: string;
+      /** The revision was applied and runs, but stalls (kept unhealthy by the rollback policy). */
+      applied?: boolean;
+    }
+  | { kind: 'failed'; revision?: string; reason: string; message: string; code: string }
+) & { configNotices?: Notice[] };
 
 /** Something an operator must know about an apply, e.g. data lost by a snapshot restore. */
 export interface Notice {
@@ -54,6 +63,8 @@ export interface AgentStatus {
   lastPlan?: unknown;
   /** Notices of the last apply that changed something (kept until the next such apply). */
   notices?: Notice[];
+  /** Warnings of the last loaded revision's config, e.g. settings the agent does not support yet. */
+  configNotices?: Notice[];
   lastError?: { code: string; reason: string; message: string; at: string; revision?: string };
   /** Most recent first. */
   history: CycleRecord[];
@@ -102,6 +113,10 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
     lastCycleFinishedAt: at,
   };
   if (outcome.revision !== undefined) next.lastAttemptedRevision = outcome.revision;
+  if (outcome.configNotices !== undefined) {
+    if (outcome.configNotices.length > 0) next.configNotices = outcome.configNotices;
+    else delete next.configNotices;
+  }
   switch (outcome.kind) {
     case 'applied':
     case 'unchanged': {
@@ -122,6 +137,10 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
       if (outcome.revision !== undefined) next.lastError.revision = outcome.revision;
       const stalled = outcome.kind === 'stalled';
       if (stalled && outcome.revision !== undefined) next.stalledRevision = outcome.revision;
+      if (outcome.kind === 'stalled' && outcome.applied === true && outcome.revision !== undefined) {
+        next.lastAppliedRevision = outcome.revision;
+        next.lastAppliedAt = at;
+      }
       conditions = setCondition(conditions, 'Ready', false, outcome.reason, outcome.message, now);
       conditions = setCondition(
         conditions,
@@ -147,6 +166,15 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
   }
   next.history = [record, ...status.history].slice(0, HISTORY);
   return next;
+}
+
+/**
+ * While an interrupted apply is recovered the app may be down: Ready must not keep saying
+ * Succeeded from before the crash. The cycle's end sets it again.
+ */
+export function recoveryStarted(status: AgentStatus, revision: string, now: Date): AgentStatus {
+  const message = `an interrupted apply of ${short(revision)} is being recovered; the app may be down meanwhile`;
+  return { ...status, conditions: setCondition(status.conditions, 'Ready', false, 'Recovering', message, now) };
 }
 
 export function condition(status: AgentStatus, type: ConditionType): Condition | undefined {

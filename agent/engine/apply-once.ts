@@ -21,6 +21,8 @@ export interface ApplyOnceOptions {
   log: Logger;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Told before an interrupted apply is recovered (the status must stop saying Ready). */
+  onRecovering?: (revision: string) => Promise<void>;
   /** Test hook of the journal (see JournalOptions.onTransition). */
   journal?: JournalOptions;
 }
@@ -48,6 +50,11 @@ export interface ApplyResult {
   /** What was done about it. */
   recovery?: Recovery;
   notices: ApplyNotice[];
+  /**
+   * Applied, but a health gate failed and policies.rollback.on_failed_health is false: the new
+   * version was kept, and the revision stalls on this.
+   */
+  unhealthy?: { code: string; message: string };
 }
 
 /**
@@ -68,7 +75,11 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
   const interrupted = interruptedOf(await journal.read());
   let recovery: Recovery | undefined;
   if (interrupted !== undefined) {
-    log.warn({ revision: interrupted.revision, status: interrupted.status }, 'the last apply was interrupted');
+    log.warn(
+      { interruptedRevision: interrupted.revision, status: interrupted.status },
+      'the last apply was interrupted',
+    );
+    await options.onRecovering?.(interrupted.revision);
     recovery = await recoverInterrupted(interrupted, driver, journal, log, now);
   } else {
     await driver.sweep?.(owner, { all: false });
@@ -118,6 +129,7 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
   let steps = first.steps;
   let changeSet: Change[] = [];
   let error: AgentError | undefined;
+  const unhealthy: AgentError[] = [];
   if (pulls.length > 0 && pulls.length < first.steps.length) {
     const outcome = await run({ ...first, steps: pulls.map((s) => ({ ...s, after: [] })) });
     changeSet = outcome.changeSet;
@@ -132,6 +144,7 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
   if (error === undefined && steps.length > 0) {
     const outcome = await run({ ...first, steps });
     changeSet = [...changeSet, ...outcome.changeSet];
+    unhealthy.push(...outcome.unhealthy);
     error =
       outcome.error === undefined
         ? undefined
@@ -157,7 +170,16 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
     remaining,
     ...(error === undefined ? {} : { error: error.toJSON() }),
     notices: applied ? noticesOf(first, changeSet, now()) : [],
+    ...(applied && unhealthy.length > 0 ? { unhealthy: keptUnhealthy(unhealthy) } : {}),
     ...extra,
+  };
+}
+
+function keptUnhealthy(errors: readonly AgentError[]): { code: string; message: string } {
+  const what = errors.map((e) => e.message).join('; ');
+  return {
+    code: 'HealthCheckFailed',
+    message: `${what}: the new version was kept because policies.rollback.on_failed_health is false; fix it with a new commit`,
   };
 }
 

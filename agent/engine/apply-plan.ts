@@ -19,6 +19,8 @@ export interface ApplyOutcome {
   ok: boolean;
   changeSet: Change[];
   error?: AgentError;
+  /** Health gates that failed where the policy keeps the new version (see ExecContext.keptUnhealthy). */
+  unhealthy: AgentError[];
 }
 
 export interface ApplyPlanOptions {
@@ -47,10 +49,15 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
     now: options.now ?? ((): Date => new Date()),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
+  const unhealthy: AgentError[] = [];
   const ctxFor = (step: Step, slog: Logger): ExecContext => ({
     ...base,
     log: slog,
     record: (output) => journal.output(step.id, output),
+    keptUnhealthy: (err) => {
+      slog.error({ code: err.code }, `${err.message}: kept (policies.rollback.on_failed_health is false)`);
+      unhealthy.push(err);
+    },
   });
   const changes = new Map<string, Change>(
     plan.steps.map((s) => [s.id, { step: s.id, action: s.action, subject: subjectOf(s), outcome: 'not-run' }]),
@@ -83,7 +90,7 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
     await journal.status('rolling-back', { code: failure.code, message: failure.message });
     await unwind(done, changes, journal, log);
     await journal.status('rolled-back');
-    return { ok: false, changeSet: [...changes.values()], error: failure };
+    return { ok: false, changeSet: [...changes.values()], error: failure, unhealthy };
   }
   await journal.status('committing');
   for (const { step, undo } of done) {
@@ -97,7 +104,7 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
     }
   }
   await journal.status('applied');
-  return { ok: true, changeSet: [...changes.values()] };
+  return { ok: true, changeSet: [...changes.values()], unhealthy };
 }
 
 // The compiler cannot tie `step.action` to the executor's parameter through the mapped type;

@@ -4,7 +4,7 @@ import { secretValues } from '../core/desired.ts';
 import { cronZone } from '../core/cron.ts';
 import { AgentError, isAgentError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
-import type { CycleOutcome, AgentStatus } from '../core/status.ts';
+import type { CycleOutcome, AgentStatus, Notice } from '../core/status.ts';
 import { planJson } from '../core/plan-render.ts';
 import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts';
 import type { Logger } from '../lib/log.ts';
@@ -39,6 +39,8 @@ export interface CycleDeps {
    * drift correction would start it again), or undefined. The cycle then waits and retries.
    */
   hold?: () => Promise<{ code: string; message: string } | undefined>;
+  /** An interrupted apply of `revision` is about to be recovered (publish it in the status). */
+  onRecovering?: (revision: string) => Promise<void>;
 }
 
 /**
@@ -52,6 +54,8 @@ export function createCycle(deps: CycleDeps): Cycle {
   // A commit's files never change and the identities are fixed for the process: a revision
   // loaded once is not read, decrypted and validated again on every poll.
   let loaded: DesiredState | undefined;
+  // Its warnings (settings the agent ignores, …): logged once, shown in /status as notices.
+  let loadedNotices: Notice[] = [];
   let expiredAt: Date | undefined;
   const expiry = expirySchedule();
 
@@ -85,6 +89,8 @@ export function createCycle(deps: CycleDeps): Cycle {
       }
       loaded = result.value;
       deps.secrets.add(...secretValues(loaded));
+      loadedNotices = result.warnings.map((w) => ({ code: 'ConfigWarning', message: formatIssue(w) }));
+      for (const n of loadedNotices) deps.log.warn({ revision: target.revision }, n.message);
     }
     const desired = loaded;
     const result = await apply(desired, signal);
@@ -99,7 +105,7 @@ export function createCycle(deps: CycleDeps): Cycle {
       // The source failed but its last accepted revision was applied: report the source error.
       return fromError(target.error, target.error instanceof AgentError ? refusedRevision(target.error) : undefined);
     }
-    return outcomeOf(result);
+    return { ...outcomeOf(result), configNotices: loadedNotices };
   };
 
   async function apply(desired: DesiredState, signal: AbortSignal): Promise<ApplyResult> {
@@ -109,6 +115,7 @@ export function createCycle(deps: CycleDeps): Cycle {
       stateDir: deps.stateDir,
       log: deps.log.child({ revision: desired.revision }),
       signal,
+      ...(deps.onRecovering === undefined ? {} : { onRecovering: deps.onRecovering }),
     });
     if (result.applied) {
       lastGood = desired;
@@ -195,6 +202,11 @@ async function fetchTarget(deps: CycleDeps): Promise<Target> {
 }
 
 function outcomeOf(result: ApplyResult): CycleOutcome {
+  if (result.unhealthy !== undefined) {
+    // The revision is running (kept by the rollback policy), but not healthy: it stalls.
+    const { code, message } = result.unhealthy;
+    return { kind: 'stalled', revision: result.revision, reason: code, code, message, applied: true };
+  }
   if (result.applied) {
     if (result.changeSet.length === 0) return { kind: 'unchanged', revision: result.revision };
     return {

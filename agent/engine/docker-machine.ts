@@ -11,6 +11,8 @@ export interface DockerMachineOptions {
   log?: Logger;
   /** Recovery of a fresh appliance from its backup (see agent/backup/recover.ts). */
   recover?: RecoverData;
+  /** Observe only: see ApplianceMachineOptions.readOnly. */
+  readOnly?: boolean;
 }
 
 /**
@@ -30,6 +32,7 @@ export function dockerMachine(
       stateDir,
       ...(options.log === undefined ? {} : { log: options.log }),
       ...(options.recover === undefined ? {} : { recover: options.recover }),
+      ...(options.readOnly === true ? { readOnly: true } : {}),
       docker: new DockerDriver({
         docker,
         stateDir,

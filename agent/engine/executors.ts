@@ -1,5 +1,6 @@
 import type { ActualState } from '../core/actual.ts';
 import type { DesiredState } from '../core/desired.ts';
+import type { AgentError } from '../core/errors.ts';
 import type { JsonObject } from '../core/json.ts';
 import type { Action, Step } from '../core/steps.ts';
 import type { Logger } from '../lib/log.ts';
@@ -30,6 +31,11 @@ export interface ExecContext {
   /** What an earlier step of this apply recorded. */
   outputOf: (stepId: string) => JsonObject | undefined;
   now: () => Date;
+  /**
+   * A health gate failed and policies.rollback.on_failed_health is false: the step keeps the
+   * new container and reports here instead of failing; the apply then stalls on it.
+   */
+  keptUnhealthy?: (err: AgentError) => void;
 }
 
 export type Executor<A extends Action> = (step: Step<A>, ctx: ExecContext) => Promise<Undo | undefined>;

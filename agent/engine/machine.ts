@@ -28,6 +28,8 @@ export interface ApplianceMachineOptions {
   /** Restores a fresh appliance from its backup (env.yml recover_from_backup); without it that step fails. */
   recover?: RecoverData;
   now?: () => Date;
+  /** Observe only (`appliance plan`): start no one-off container to ask for the migration status. */
+  readOnly?: boolean;
 }
 
 /**
@@ -109,7 +111,9 @@ export class ApplianceMachine implements MachineDriver {
         restored: records.restored,
       };
     }
-    const migration = await observeMigration(desired, actual, this.app, records, this.log);
+    const migration = await observeMigration(desired, actual, this.app, records, this.log, {
+      readOnly: this.options.readOnly === true,
+    });
     if (migration !== undefined) actual.migration = migration;
     return actual;
   }

@@ -26,8 +26,15 @@ export function renderMetrics(status: AgentStatus, now: Date, memory?: ProcessMe
   metric(
     'appliance_condition',
     'gauge',
-    'Status conditions (1 = true).',
-    status.conditions.map((c) => [`{${app},type="${c.type}",reason="${escapeLabel(c.reason)}"}`, c.status ? 1 : 0]),
+    'Status conditions (1 = true); the reason is in appliance_condition_reason_info.',
+    status.conditions.map((c) => [`{${app},type="${c.type}"}`, c.status ? 1 : 0]),
+  );
+  // Apart from the condition, so that a new reason does not start a new condition series.
+  metric(
+    'appliance_condition_reason_info',
+    'gauge',
+    'The current reason of each status condition (always 1).',
+    status.conditions.map((c) => [`{${app},type="${c.type}",reason="${escapeLabel(c.reason)}"}`, 1]),
   );
   if (status.lastCycleSeconds !== undefined) {
     metric('appliance_reconcile_duration_seconds', 'gauge', 'Duration of the last cycle.', [
@@ -50,7 +57,7 @@ export function renderMetrics(status: AgentStatus, now: Date, memory?: ProcessMe
     ]);
   }
   const backup = status.backup;
-  const backupLines = backup === undefined ? '' : backupMetrics(backup.status, backup.condition, status.appliance);
+  const backupLines = backupMetrics(backup?.status, backup?.condition ?? { status: false }, status.appliance);
   if (memory !== undefined) {
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the agent process.', [['', memory.rss]]);
     metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', memory.heapUsed]]);

@@ -20,6 +20,7 @@ export async function observeMigration(
   app: AppCommands,
   records: MigrationRecords,
   log: Logger,
+  options: { readOnly?: boolean } = {},
 ): Promise<MigrationObservation | undefined> {
   const migrate = desired.app.commands.migrate;
   const database = desired.app.database;
@@ -35,7 +36,12 @@ export async function observeMigration(
     ...(known?.state === undefined ? {} : { targetState: known.state }),
     ...(records.current === undefined ? {} : { current: records.current }),
   };
-  const unknown = (note: string): MigrationObservation => ({ ...base, status: 'unknown', note });
+  const unknown = (note: string): MigrationObservation => ({
+    ...base,
+    status: 'unknown',
+    note,
+    ...(options.readOnly === true ? { readOnly: true } : {}),
+  });
   if (local !== undefined && records.current?.imageId === local.id) {
     return {
       ...base,
@@ -49,6 +55,8 @@ export async function observeMigration(
     return unknown(`the database (${database.service}) is not running`);
   }
   if (!app.has(desired, 'migration_status')) return unknown('the app has no migration_status command');
+  // Asking starts a one-off container: a read-only observation (plan) never does.
+  if (options.readOnly === true) return unknown(`not asked: ${image} would have to run`);
   let answer;
   try {
     answer = await app.status(desired, image);

@@ -43,6 +43,8 @@ export class Reconciler {
   private worked = false;
   private started = false;
   private stopped = false;
+  /** The stall or failure last logged, and how many cycles in a row ended with it. */
+  private repeated: (Problem & { count: number }) | undefined;
   private readonly abort = new AbortController();
   private readonly now: () => Date;
   private readonly random: () => number;
@@ -58,6 +60,11 @@ export class Reconciler {
 
   get status(): AgentStatus {
     return this.current;
+  }
+
+  /** Publishes a change of the status between cycles or during one (e.g. an apply being recovered). */
+  async update(change: (status: AgentStatus) => AgentStatus): Promise<void> {
+    await this.publish(change(this.current));
   }
 
   /** Starts the loop with an immediate first cycle. */
@@ -163,13 +170,46 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Logs a cycle's outcome. A stall or failure is logged once per (revision, reason): the same
+   * one on later polls only counts up (at debug), and the count is logged when it ends.
+   */
   private log(outcome: CycleOutcome, trigger: string): void {
     const log = this.deps.log.child({ revision: outcome.revision, trigger });
+    const problem =
+      outcome.kind === 'stalled' || outcome.kind === 'failed'
+        ? { kind: outcome.kind, revision: outcome.revision, reason: outcome.reason }
+        : undefined;
+    const last = this.repeated;
+    if (last !== undefined && problem !== undefined && sameProblem(last, problem)) {
+      last.count++;
+      log.debug({ reason: problem.reason, count: last.count }, 'same as the last cycle');
+      return;
+    }
+    if (last !== undefined && last.count > 1) {
+      const { kind, revision, reason, count } = last;
+      this.deps.log.info(
+        { kind, reason, count, ...(revision === undefined ? {} : { revision }) },
+        `${kind} (${reason}) ended after ${count} cycles in a row`,
+      );
+    }
+    this.repeated = problem === undefined ? undefined : { ...problem, count: 1 };
     if (outcome.kind === 'applied') log.info({ steps: outcome.steps }, 'revision applied');
     else if (outcome.kind === 'unchanged') log.debug('in sync');
     else if (outcome.kind === 'stalled') log.error({ code: outcome.code, reason: outcome.reason }, outcome.message);
     else log.warn({ code: outcome.code, reason: outcome.reason, failures: this.failures }, outcome.message);
   }
+}
+
+/** A stall or failure, as far as logging it once is concerned. */
+interface Problem {
+  kind: 'stalled' | 'failed';
+  revision: string | undefined;
+  reason: string;
+}
+
+function sameProblem(a: Problem, b: Problem): boolean {
+  return a.kind === b.kind && a.revision === b.revision && a.reason === b.reason;
 }
 
 const STOPPED: CycleOutcome = {

@@ -49,7 +49,7 @@ export async function recoverInterrupted(
   await driver.sweep?.(record.owner, { all: true });
   if (record.status === 'committing') {
     await journal.status('applied');
-    log.warn({ revision: record.revision }, 'an interrupted apply had passed its commit point: completed');
+    log.warn({ interruptedRevision: record.revision }, 'an interrupted apply had passed its commit point: completed');
     return { ...base, outcome: 'completed' };
   }
   await journal.status(

@@ -19,6 +19,12 @@ export async function loadSpecKey(stateDir: string): Promise<string> {
   return key;
 }
 
+/** The spec key when one was made, else undefined: for readers that must write nothing (plan). */
+export async function readSpecKey(stateDir: string): Promise<string | undefined> {
+  const existing = await readOptional(path.join(stateDir, 'spec-key'));
+  return existing !== undefined && /^[0-9a-f]{64}$/.test(existing.trim()) ? existing.trim() : undefined;
+}
+
 /** The inventory saved after the last successful apply of `owner` (`<stateDir>/inventory.json`). */
 export async function readInventory(stateDir: string, owner: string): Promise<Inventory | undefined> {
   const text = await readOptional(path.join(stateDir, 'inventory.json'));

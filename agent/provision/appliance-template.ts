@@ -8,12 +8,11 @@ export interface ApplianceTemplateOptions {
   /** Repository path of the app definition, e.g. apps/demo/app.yml. */
   appPath: string;
   app: AppDefinition;
-  agentVersion: string;
   timezone: string;
 }
 
 /**
- * A new appliance.yml: the app, the agent's version, every service's image pinned here (taken
+ * A new appliance.yml: the app, every service's image pinned here (taken
  * from the app definition, so an update is a one-line change in review), default schedules and
  * policies spelled out with comments so reviewers see what applies.
  */
@@ -24,8 +23,6 @@ export function renderApplianceYml(o: ApplianceTemplateOptions): string {
   return `# Appliance ${o.name} (${o.domain}): desired versions, schedules and policies. Plain text,
 # changed by pull request; secrets and site settings are in env.yml (SOPS-encrypted).
 app: ${o.appPath}
-agent:
-  version: ${JSON.stringify(o.agentVersion)}
 # Pin images by version tag or digest; bump them in a pull request to update.
 images:
 ${block(images)}
@@ -35,8 +32,6 @@ schedules:
   backup: '30 22 * * *'
   certificate_renewal: '15 3 * * *'
   session_cleanup: '5 4 * * *'
-  host_updates: '30 6 * * *'
-  support_updates: '45 6 * * sun'
   backup_check: '0 5 * * sun'
   restore_test: '0 5 1 * *'
   snapshot_expiry: '0 * * * *'
@@ -44,14 +39,12 @@ policies:
   # Uncomment to apply updates only inside a window:
   # update_window: { days: [sun], start: '06:30', end: '08:30' }
   rollback:
+    # false: a failed health gate keeps the new version and stalls instead of rolling back.
     on_failed_health: true
     health_timeout_seconds: 300
     reverse_migrations: ${o.app.commands.reverse_migrate === undefined ? 'false' : 'true'}
     # A downgrade after a migration the app cannot reverse restores this snapshot (data since is lost):
     allow_snapshot_restore: null
-  reboot:
-    mode: when-required
-    days: [sun]
   backup:
     keep_daily: 7
     keep_weekly: 4

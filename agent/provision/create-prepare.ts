@@ -62,7 +62,6 @@ export interface PrepareInput {
   settings: Readonly<Record<string, string | number | boolean>>;
   extraSecrets: ReadonlyMap<string, SecretKind>;
   timezone: string;
-  agentVersion: string;
   now: Date;
 }
 
@@ -119,7 +118,6 @@ export async function prepareAppliance(input: PrepareInput): Promise<PreparedApp
     domain: input.domain,
     appPath: input.app.path,
     app: input.app.definition,
-    agentVersion: input.agentVersion,
     timezone: input.timezone,
   });
   const repoFiles = new Map([

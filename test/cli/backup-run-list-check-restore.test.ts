@@ -71,6 +71,27 @@ async function psql(sql: string): Promise<string> {
 }
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const common = ['--repo', repoDir, '--name', NAME, '-i', path.join(keys, 'demo.agekey')];
+  return run([...args, ...common, '--state-dir', path.join(root, 'state')]);
+}
+
+/** The command as on an appliance: name, identity and state directory from the bootstrap file. */
+async function onAppliance(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const boot = path.join(root, 'bootstrap.yml');
+  await writeFile(
+    boot,
+    [
+      `name: ${NAME}`,
+      'repo: { url: "http://127.0.0.1:9/not-used-when-repo-is-given.git" }',
+      `age_identity_file: ${path.join(keys, 'demo.agekey')}`,
+      `state_dir: ${path.join(root, 'state')}`,
+      '',
+    ].join('\n'),
+  );
+  return run([...args, '--config', boot, '--repo', repoDir]);
+}
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   let code = 0;
@@ -84,16 +105,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   };
   const program = new Command('appliance').exitOverride();
   register(program, io);
-  const common = ['--repo', repoDir, '--name', NAME, '-i', path.join(keys, 'demo.agekey')];
-  await program.parseAsync([
-    'node',
-    'appliance',
-    'backup',
-    ...args,
-    ...common,
-    '--state-dir',
-    path.join(root, 'state'),
-  ]);
+  await program.parseAsync(['node', 'appliance', 'backup', ...args]);
   for (const text of [out, err]) assert.ok(!text.includes(resticPassword), 'the restic password is never printed');
   return { code, out, err };
 }
@@ -114,11 +126,18 @@ after(async () => {
 });
 
 test('backup run, list, check --restore-test, restore and status on the command line', async () => {
+  // No backup yet: the repository does not exist, and list says so instead of "no backups".
+  const missing = await cli('list');
+  assert.equal(missing.code, 1, missing.out);
+  assert.match(missing.err, /the backup repository \(env\.yml backup\.repository\) does not exist/);
+  assert.equal(missing.out, '');
+
   const refused = await cli('run');
   assert.equal(refused.code, 2);
   assert.match(refused.err, /refusing to back up: database demo is empty/);
 
   await psql("CREATE TABLE items (id serial, note text); INSERT INTO items (note) VALUES ('one'), ('two')");
+  await psql("CREATE TABLE schema_migrations (name text); INSERT INTO schema_migrations VALUES ('001_items')");
   await mkdir(path.join(dataDir, 'uploads'), { recursive: true });
   await writeFile(path.join(dataDir, 'uploads', 'report.pdf'), 'pdf bytes');
   const ran = await cli('run', '--json');
@@ -138,7 +157,8 @@ test('backup run, list, check --restore-test, restore and status on the command 
   assert.match(envInBackup, /password: ENC\[AES256_GCM,/);
   assert.ok(!envInBackup.includes(resticPassword));
 
-  const listed = await cli('list');
+  const listed = await onAppliance('list');
+  assert.equal(listed.code, 0, listed.err);
   assert.match(
     listed.out,
     new RegExp(`^${result.snapshotId.slice(0, 8)}  \\d{4}-\\d\\d-\\d\\d .* revision worktree\\n$`),
@@ -146,13 +166,17 @@ test('backup run, list, check --restore-test, restore and status on the command 
 
   const checked = await cli('check', '--restore-test');
   assert.equal(checked.code, 0, checked.err + checked.out);
-  assert.match(checked.out, /repository: no errors\nrestore test of \w+: 1 files, 1 tables, 2 rows identical/);
+  assert.match(checked.out, /repository: no errors\nrestore test of \w+: 1 files, 2 tables, 3 rows identical/);
 
   await psql('DELETE FROM items');
   await writeFile(path.join(dataDir, 'uploads', 'report.pdf'), 'overwritten');
   const restored = await cli('restore', '--snapshot', result.snapshotId.slice(0, 8));
   assert.equal(restored.code, 0, restored.err);
-  assert.match(restored.out, /restored \w+: 1 files, 1 tables, 2 rows; previous state kept as backup \w+/);
+  // Rows per table: the app's 2 items are not mixed up with its migration bookkeeping.
+  assert.match(
+    restored.out,
+    /restored \w+: 1 files, 2 tables; previous state kept as backup \w+\n {2}public\.items: 2 rows\n {2}public\.schema_migrations: 1 rows\n$/,
+  );
   assert.equal(await psql("SELECT string_agg(note, ',' ORDER BY id) FROM items"), 'one,two');
   assert.equal(await readFile(path.join(dataDir, 'uploads', 'report.pdf'), 'utf8'), 'pdf bytes');
 

@@ -77,6 +77,8 @@ test('metrics: last success, duration, bytes added, counters; running jobs stay 
   assert.match(text, /^appliance_backup_last_duration_seconds\{appliance="a_b"\} 60$/m);
   assert.match(text, /^appliance_backup_last_bytes_added\{appliance="a_b"\} 1234$/m);
   assert.match(text, /^# TYPE appliance_backup_succeeded_total counter$/m);
-  assert.doesNotMatch(text, /check_last_ok/);
+  // The running check is not a result: "never checked" (0) until it ends.
+  assert.match(text, /^appliance_backup_check_last_timestamp_seconds\{appliance="a_b"\} 0$/m);
+  assert.match(text, /^appliance_backup_check_last_ok\{appliance="a_b"\} 0$/m);
   assert.ok(text.endsWith('\n'));
 });

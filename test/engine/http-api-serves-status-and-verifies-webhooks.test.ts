@@ -76,7 +76,8 @@ test('GET /metrics is Prometheus text with cycle counters and conditions', async
   const res = await call(`${api.url}/metrics`, 'GET');
   assert.equal(res.status, 200);
   assert.match(res.text, /^appliance_reconcile_cycles_total\{appliance="demo",outcome="failed"\} 1$/m);
-  assert.match(res.text, /^appliance_condition\{appliance="demo",type="Ready",reason="X"\} 0$/m);
+  assert.match(res.text, /^appliance_condition\{appliance="demo",type="Ready"\} 0$/m);
+  assert.match(res.text, /^appliance_condition_reason_info\{appliance="demo",type="Ready",reason="X"\} 1$/m);
   assert.match(res.text, /^process_resident_memory_bytes \d+$/m);
   assert.match(res.text, /^nodejs_heap_used_bytes \d+$/m);
 });

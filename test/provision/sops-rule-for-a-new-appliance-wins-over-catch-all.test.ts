@@ -76,7 +76,6 @@ test('without --recipient a new appliance is encrypted for the catch-all rule re
     settings: {},
     extraSecrets: new Map(),
     timezone: 'UTC',
-    agentVersion: '0.1.0',
     now: new Date('2025-01-02T03:04:05Z'),
   });
   assert.deepEqual(prepared.operatorRecipients, [OPERATOR_RECIPIENT, OTHER_RECIPIENT]);

@@ -1,6 +1,7 @@
-import { AgentError, describeError } from '../../core/errors.ts';
+import { AgentError, describeError, isAgentError } from '../../core/errors.ts';
 import { LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../../core/names.ts';
 import { parseSpecLabel } from '../../core/normalize.ts';
+import type { DesiredState } from '../../core/desired.ts';
 import type { ContainerArgs, Step } from '../../core/steps.ts';
 import type { ExecContext, Undo } from '../../engine/executors.ts';
 import type { Container, ContainerInspect, DockerClient } from './client.ts';
@@ -98,7 +99,9 @@ export async function startContainer(d: DriverDeps, step: Step<'container.start'
     if (info.State.Paused) await c.unpause();
     else await ignoreStatus(304, () => c.start());
     const svc = ctx.desired.app.services.find((s) => s.name === step.args.service);
-    await waitReady(d.docker, step.args.id, step.args.name, svc?.healthcheck, ctx.signal);
+    await gate(ctx, () =>
+      waitReady(d.docker, step.args.id, step.args.name, svc?.healthcheck, ctx.signal, gateSeconds(ctx)),
+    );
   } catch (err) {
     await stop().catch(() => undefined);
     throw dockerError(err, 'ContainerStartFailed', `start ${step.args.name}`, { container: step.args.name });
@@ -208,10 +211,28 @@ async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Container, args:
   } catch (err) {
     throw dockerError(err, 'ContainerStartFailed', `start ${args.name}`, { container: args.name });
   }
-  await waitReady(d.docker, c.id, args.name, args.spec.healthcheck, ctx.signal);
+  await gate(ctx, () => waitReady(d.docker, c.id, args.name, args.spec.healthcheck, ctx.signal, gateSeconds(ctx)));
   const db = ctx.desired.app.database;
   if (db !== undefined && db.service === args.service) {
     await waitDatabaseReady(d.docker, c.id, db, ctx.log, ctx.signal === undefined ? {} : { signal: ctx.signal });
+  }
+}
+
+type Rollback = DesiredState['policies']['rollback'];
+
+/** policies.rollback.health_timeout_seconds (absent in hand-built test states). */
+function gateSeconds(ctx: ExecContext): number | undefined {
+  return (ctx.desired.policies.rollback as Rollback | undefined)?.health_timeout_seconds;
+}
+
+/** Runs a health gate; with on_failed_health false its failure keeps the container and is reported, not thrown. */
+async function gate(ctx: ExecContext, wait: () => Promise<void>): Promise<void> {
+  try {
+    await wait();
+  } catch (err) {
+    const keep = (ctx.desired.policies.rollback as Rollback | undefined)?.on_failed_health === false;
+    if (!keep || ctx.keptUnhealthy === undefined || !isAgentError(err) || err.code !== 'HealthCheckFailed') throw err;
+    ctx.keptUnhealthy(err);
   }
 }
 

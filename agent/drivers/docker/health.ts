@@ -10,6 +10,10 @@ import type { ContainerInspect, DockerClient } from './client.ts';
  * with the expected status, probed from the host (the images need no curl) at the
  * container's address, or at its published port. Fails with `ContainerStartFailed` when the
  * container stops, `HealthCheckFailed` when it is unhealthy or not healthy in time.
+ *
+ * `timeoutSeconds` (policies.rollback.health_timeout_seconds) is the gate's timeout when given:
+ * Docker's `unhealthy` then does not end the wait early, as the app may still come up in time.
+ * Without it (undoing a step, tests) the budget follows the check's own settings.
  */
 export async function waitReady(
   docker: DockerClient,
@@ -17,12 +21,15 @@ export async function waitReady(
   name: string,
   hc: DesiredHealthcheck | undefined,
   signal?: AbortSignal,
+  timeoutSeconds?: number,
 ): Promise<void> {
   const container = docker.getContainer(id);
   const budgetMs =
     hc === undefined
       ? 1_000
-      : (hc.startPeriodSeconds + (hc.intervalSeconds + hc.timeoutSeconds) * (hc.retries + 1)) * 1000 + 5_000;
+      : timeoutSeconds !== undefined
+        ? timeoutSeconds * 1000
+        : (hc.startPeriodSeconds + (hc.intervalSeconds + hc.timeoutSeconds) * (hc.retries + 1)) * 1000 + 5_000;
   const started = Date.now();
   const deadline = started + budgetMs;
   let last = 'not checked yet';
@@ -44,7 +51,7 @@ export async function waitReady(
     } else {
       const health = info.State.Health?.Status;
       if (health === 'healthy') return;
-      if (health === 'unhealthy') {
+      if (health === 'unhealthy' && timeoutSeconds === undefined) {
         throw new AgentError('HealthCheckFailed', `${name} is unhealthy`, { data: { container: name } });
       }
       last = `health ${health ?? 'unknown'}`;

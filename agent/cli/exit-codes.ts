@@ -1,0 +1,31 @@
+import { isAgentError } from '../core/errors.ts';
+
+/** The exit status of every command (README "Exit codes", `appliance --help`). */
+export const EXIT = {
+  ok: 0,
+  /** Invalid config, or the command refused (e.g. a repository that does not exist). */
+  invalid: 1,
+  /** Docker, git, restic or the agent could not be reached or failed. */
+  unavailable: 2,
+  /** Bad command line (commander's usage errors included). */
+  usage: 64,
+} as const;
+
+/** The table shown after `appliance --help`. */
+export const EXIT_CODES_HELP = `
+Exit codes (every command):
+  0   ok
+  1   invalid config, or refused
+  2   environment unavailable (Docker, git, restic or the agent unreachable, or failing)
+  64  usage error (unknown command or option, missing argument)
+  plan also exits 3 when there are changes; backup check 3 when it found errors.`;
+
+/** Codes of errors that say the input is wrong rather than the environment. */
+const INVALID = new Set(['BootstrapInvalid', 'BootstrapUnreadable', 'ConfigInvalid', 'BackupRepositoryMissing']);
+
+/** The exit status for an error a command caught. */
+export function exitCodeFor(err: unknown): number {
+  if (!isAgentError(err)) return EXIT.unavailable;
+  if (err.code === 'UsageError') return EXIT.usage;
+  return INVALID.has(err.code) ? EXIT.invalid : EXIT.unavailable;
+}
