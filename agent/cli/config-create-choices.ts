@@ -9,6 +9,8 @@ import type { CliIo } from './io.ts';
 export interface CreateChoices {
   repoUrl: string;
   app?: string;
+  /** A public key file whose signed commits apply, when none was passed or found in git. */
+  signerFile?: string;
 }
 
 interface Missing {
@@ -24,7 +26,7 @@ interface Missing {
  */
 export async function resolveChoices(
   repo: string,
-  given: { repoUrl?: string; app?: string },
+  given: { repoUrl?: string; app?: string; needSigner?: boolean },
   io: CliIo,
   interactive: boolean,
 ): Promise<CreateChoices> {
@@ -43,15 +45,19 @@ export async function resolveChoices(
       });
   }
   let app = given.app;
+  let signerFile: string | undefined;
   if (app === undefined) {
     const apps = await listApps(dirRepoReader(repo));
     if (apps.length === 1) app = apps[0];
     else if (apps.length > 1)
       missing.push({ flag: '--app <path>', why: 'the repository has several apps', options: apps });
   }
+  if (given.needSigner === true)
+    missing.push({ flag: '--trusted-signer-file <file>', why: 'git has no signing key (user.signingkey) to trust' });
   if (missing.length > 0 && !interactive) {
     const text = missing.map((m) => `${m.flag} (${m.why}${m.options ? `: ${m.options.join(', ')}` : ''})`);
-    throw new AgentError('ChoicesMissing', `pass ${text.join(' and ')}`, { terminal: true });
+    const list = text.length > 1 ? `${text.slice(0, -1).join(', ')} and ${text.at(-1) ?? ''}` : text.join('');
+    throw new AgentError('ChoicesMissing', `pass ${list}`, { terminal: true });
   }
   if (missing.length > 0) {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -59,13 +65,18 @@ export async function resolveChoices(
       for (const m of missing) {
         const answer = await ask(rl, m);
         if (m.flag.startsWith('--repo-url')) repoUrl = answer;
-        else app = answer;
+        else if (m.flag.startsWith('--app')) app = answer;
+        else signerFile = answer;
       }
     } finally {
       rl.close();
     }
   }
-  return { repoUrl: repoUrl ?? '', ...(app === undefined ? {} : { app }) };
+  return {
+    repoUrl: repoUrl ?? '',
+    ...(app === undefined ? {} : { app }),
+    ...(signerFile === undefined ? {} : { signerFile }),
+  };
 }
 
 async function ask(rl: ReturnType<typeof createInterface>, m: Missing): Promise<string> {
@@ -75,6 +86,12 @@ async function ask(rl: ReturnType<typeof createInterface>, m: Missing): Promise<
       const answer = (await rl.question(`${m.why}; which one?\n${list}\nnumber: `)).trim();
       const picked = m.options[Number(answer) - 1];
       if (picked !== undefined) return picked;
+    }
+  }
+  if (m.flag.startsWith('--trusted-signer-file')) {
+    for (;;) {
+      const answer = (await rl.question(`${m.why}; an OpenPGP or SSH public key file whose commits apply: `)).trim();
+      if (answer !== '') return answer;
     }
   }
   for (;;) {

@@ -159,7 +159,15 @@ async function prepare(
       );
   }
   const interactive = io === processIo && process.stdin.isTTY && process.stderr.isTTY;
-  const { repoUrl, app } = await resolveChoices(repo, opts, io, interactive);
+  // Without --trusted-signer-file, the key the operator signs commits with.
+  const discovered = (opts.trustedSignerFile ?? []).length === 0 ? await discoverSigningKey(repo, io.env) : undefined;
+  const choices = await resolveChoices(
+    repo,
+    { ...opts, needSigner: (opts.trustedSignerFile ?? []).length === 0 && discovered === undefined },
+    io,
+    interactive,
+  );
+  const { repoUrl, app } = choices;
   if (urlHasCredentials(repoUrl))
     io.stderr('appliance config create: warning: the repository URL carries credentials; prefer --credentials-file\n');
   const credentials =
@@ -167,10 +175,10 @@ async function prepare(
       ? undefined
       : credentialsContent(await readText(opts.credentialsFile), opts.credentialsFile);
   const signerFiles = await Promise.all(
-    (opts.trustedSignerFile ?? []).map(async (path) => ({ path, text: await readText(path) })),
+    [...(opts.trustedSignerFile ?? []), ...(choices.signerFile === undefined ? [] : [choices.signerFile])].map(
+      async (path) => ({ path, text: await readText(path) }),
+    ),
   );
-  // Without --trusted-signer-file, the key the operator signs commits with.
-  const discovered = signerFiles.length === 0 ? await discoverSigningKey(repo, io.env) : undefined;
   const signers = await readTrustedSigners(discovered === undefined ? signerFiles : [discovered]);
   if (signers.length === 0)
     throw new AgentError(

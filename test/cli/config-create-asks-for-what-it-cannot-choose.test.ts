@@ -4,24 +4,26 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { git } from '../support/git-repo.ts';
-import { exampleWorkTree, runConfig } from '../provision/appliance-repo.ts';
+import { exampleWorkTree, runConfig, SIGNER_FILE } from '../provision/appliance-repo.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'appliance.js');
 
-test('without a remote and with several apps, config create stops with one line naming both flags', async (t) => {
+test('without a remote, a signer and with several apps, config create stops with one line naming each flag', async (t) => {
   const { repo, out } = await exampleWorkTree(t);
   await git(repo, ['remote', 'remove', 'origin']);
-  const res = await runConfig(['create', '--repo', repo, '--name', 'n1', '--domain', 'n1.example.test', '--out', out]);
+  const args = ['create', '--repo', repo, '--name', 'n1', '--domain', 'n1.example.test', '--out', out];
+  const res = await runConfig(args, {}, { discoverSigner: true });
   assert.equal(res.code, 1);
   assert.equal(
     res.err,
-    'appliance config create: pass --repo-url <url> (the repository has no remote.origin.url) and --app <path> ' +
-      '(the repository has several apps: apps/demo/app.yml, apps/ecs/app.yml)\n',
+    'appliance config create: pass --repo-url <url> (the repository has no remote.origin.url), --app <path> ' +
+      '(the repository has several apps: apps/demo/app.yml, apps/ecs/app.yml) and --trusted-signer-file <file> ' +
+      '(git has no signing key (user.signingkey) to trust)\n',
   );
   await assert.rejects(stat(join(repo, 'appliances', 'n1')), 'nothing written');
 });
 
-test('on a terminal, config create asks for the URL and the app instead', async (t) => {
+test('on a terminal, config create asks for the URL, the app and the signer instead', async (t) => {
   const { repo, out } = await exampleWorkTree(t);
   await git(repo, ['remote', 'remove', 'origin']);
   // `script` gives the command a real terminal; answers are typed once their question shows.
@@ -32,6 +34,7 @@ test('on a terminal, config create asks for the URL and the app instead', async 
   const answers = [
     { prompt: 'the http(s) URL the appliance clones from: ', text: 'https://git.example.test/fleet.git\r' },
     { prompt: 'number: ', text: '1\r' },
+    { prompt: 'public key file whose commits apply: ', text: `${SIGNER_FILE}\r` },
   ];
   child.stdout.on('data', (c: Buffer) => {
     screen += c.toString('utf8');
@@ -48,4 +51,5 @@ test('on a terminal, config create asks for the URL and the app instead', async 
   assert.match(appliance, /^app: apps\/demo\/app.yml$/m);
   const bootstrap = await readFile(join(out, 'bootstrap.yml'), 'utf8');
   assert.match(bootstrap, /https:\/\/git.example.test\/fleet.git/);
+  assert.match(bootstrap, /signers:/);
 });

@@ -70,7 +70,7 @@ test('an unreachable Docker engine exits 2', async (t) => {
   const boot = path.join(dir, 'bootstrap.yml');
   await writeFile(
     boot,
-    `name: demo\nrepo: { url: "http://127.0.0.1:9/x.git" }\nage_identity_file: ${key}\ndocker_host: tcp://127.0.0.1:9\n`,
+    `name: demo\nrepo: { url: "http://127.0.0.1:9/x.git" }\nage_identity_file: ${key}\ndocker_host: tcp://127.0.0.1:9\ntrust: { allow_unsigned: true }\n`,
   );
   const r = await appliance(['plan', '--config', boot, '--repo', repo, '--state-dir', path.join(dir, 'state')]);
   assert.equal(r.exitCode, 2, r.stdout + r.stderr);

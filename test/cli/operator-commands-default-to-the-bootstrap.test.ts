@@ -28,6 +28,7 @@ async function bootstrapFile(t: { after: (fn: () => Promise<void>) => void }, li
       'state_dir: /srv/appliance-state',
       `listen: "${listen}"`,
       'docker_host: unix:///run/appliance-docker.sock',
+      'trust: { allow_unsigned: true }',
       '',
     ].join('\n'),
   );
