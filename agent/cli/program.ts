@@ -9,12 +9,13 @@ import { register as registerImportLegacy } from './import-legacy.ts';
 import { register as registerPlan } from './plan.ts';
 import { register as registerRender } from './render.ts';
 import { register as registerValidate } from './validate.ts';
+import { VERSION } from './version.ts';
 
 /** The `appliance` command line; each subcommand lives in its own file. */
 export function buildProgram(): Command {
   const program = new Command('appliance')
     .description('GitOps pull agent for self-hosted server appliances')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError();
   for (const register of [
     registerValidate,
