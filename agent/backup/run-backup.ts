@@ -6,7 +6,7 @@ import { backupFailed, backupSucceeded, type BackupSuccess } from '../core/backu
 import { snapshotTags } from '../core/backup-target.ts';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
 import { withBackupMount } from '../drivers/restic/mount.ts';
-import type { ResticProgress } from '../drivers/restic/output.ts';
+import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
 import type { BackupRequest, Restic } from '../drivers/restic/restic.ts';
 import { backupPaths, requireRestic, withJob, type BackupContext } from './context.ts';
 import { loadHashCache, RESTORE_WORK_DIRS, saveHashCache, scanVolumes } from './file-manifest.ts';
@@ -43,10 +43,10 @@ export interface RunBackupOptions {
 export type BackupResult = BackupSuccess;
 
 /**
- * One backup: check the repository and its password (creating a missing repository), refuse an
- * empty database or file store, dump the database consistently, store files, dump, encrypted
- * env.yml and a manifest as one restic snapshot, and apply retention when asked to (only after
- * a successful backup). The outcome is recorded in the status.
+ * One backup: refuse an empty database or file store, check the repository and its password
+ * before a database is dumped, dump the database consistently, store files, dump, encrypted
+ * env.yml and a manifest as one restic snapshot (a missing repository is created), and apply
+ * retention when asked to (only after a successful backup). The outcome is recorded in the status.
  */
 export async function runBackup(ctx: BackupContext, options: RunBackupOptions = {}): Promise<BackupResult> {
   const restic = requireRestic(ctx);
@@ -88,10 +88,12 @@ export async function backupUnlocked(
   const phase = options.onPhase ?? (() => undefined);
   return withBackupMount(ctx.target.repository?.mount, async () => {
     phase('checks');
-    // The repository check (restic's key derivation, about 0.5 s) runs beside the database
-    // check and the scan; it must have passed before the dump starts.
-    const repository = restic.exists();
-    repository.catch(() => undefined);
+    // A dump can take long: the repository and password are checked first, beside the database
+    // check and the scan. Without a database the backup call itself checks them: each restic
+    // call pays the password's key derivation (scrypt, 0.2–0.5 s), as much as an incremental
+    // backup's own work.
+    const repository = ctx.postgres === undefined ? undefined : restic.exists();
+    repository?.catch(() => undefined);
     const checkValue =
       ctx.postgres === undefined || options.skipGuards === true
         ? undefined
@@ -117,7 +119,7 @@ async function backupFrom(
     view: VolumeView;
     checkValue: string | undefined;
     /** Whether the repository exists (it opened with the password), checked meanwhile. */
-    repository: Promise<boolean>;
+    repository: Promise<boolean> | undefined;
   },
 ): Promise<BackupSuccess> {
   const { restic, phase, started, view, checkValue } = at;
@@ -137,10 +139,7 @@ async function backupFrom(
         });
   if (refusal !== undefined) throw new AgentError(refusal.code, refusal.message, { data: refusal.data });
   // Only a backup that passed the guards creates a missing repository.
-  if (!(await at.repository)) {
-    await restic.init();
-    ctx.log.info('created the backup repository');
-  }
+  if ((await at.repository) === false) await createRepository(ctx, restic);
 
   // Frozen volumes: manifest, dump and env.yml go beside their snapshots, where restic runs.
   const staging = view.frozen?.stage ?? paths.staging;
@@ -191,7 +190,7 @@ async function backupFrom(
       ...(options.time === undefined ? {} : { time: options.time }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
-    const summary = await restic.backup(request);
+    const summary = await backupOrCreate(ctx, restic, request, at.repository === undefined);
     await saveHashCache(paths.hashes, cache);
     let forgotten = 0;
     let retentionError: string | undefined;
@@ -223,5 +222,26 @@ async function backupFrom(
     return success;
   } finally {
     await rm(paths.staging, { recursive: true, force: true });
+  }
+}
+
+async function createRepository(ctx: BackupContext, restic: Restic): Promise<void> {
+  await restic.init();
+  ctx.log.info('created the backup repository');
+}
+
+/** `restic backup`; when the repository was not checked before, a missing one is created and the backup run again. */
+async function backupOrCreate(
+  ctx: BackupContext,
+  restic: Restic,
+  request: BackupRequest,
+  unchecked: boolean,
+): Promise<ResticBackupSummary> {
+  try {
+    return await restic.backup(request);
+  } catch (err) {
+    if (!unchecked || !isAgentError(err, 'BackupRepositoryMissing')) throw err;
+    await createRepository(ctx, restic);
+    return restic.backup(request);
   }
 }
