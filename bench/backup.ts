@@ -150,7 +150,8 @@ export default async function backupBench(args: string[]): Promise<void> {
       `agent phases, incremental (medians): ${show(Object.fromEntries(Object.entries(incrPhases).map(([k, v]) => [k, median(v)])))}`,
     );
     console.log(
-      '(a) agent: repository check, manifest scan, restic backup (retention runs on its own schedule); ' +
+      '(a) agent: manifest scan, restic backup (a separate repository check runs only before a database dump; ' +
+        'retention runs on its own schedule); ' +
         'duplicity as duply ran it in the original: cleanup, incremental, remove-all-but-n-full 1',
     );
     console.log('');
