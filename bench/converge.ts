@@ -4,6 +4,7 @@ import { run } from '../agent/lib/exec.ts';
 import { ensureEnv, httpRequest, type EnvInfo } from '../test/support/docker-env.ts';
 import { agentStatus, createFleet, removeOwned, startAgent, waitFor, type Fleet } from '../test/support/fleet.ts';
 import { fleetRoot, uniqueName, webhook } from '../test/e2e/helpers.ts';
+import { median, target } from './lib/targets.ts';
 
 /**
  * Seconds from `git push` to converged (the agent reports the new revision applied) for a
@@ -31,9 +32,19 @@ export default async function convergeBench(args: string[]): Promise<void> {
   console.log('config change → converged (one container replaced, health-checked)');
   console.log(`  webhook:  ${fmt(webhookTimes)}  median ${median(webhookTimes).toFixed(2)} s  (target ≤ 3 s)`);
   console.log(`  1 s poll: ${fmt(pollTimes)}  median ${median(pollTimes).toFixed(2)} s`);
+  console.log('');
+  const hook = median(webhookTimes);
+  target('push → converged (webhook)', `${hook.toFixed(2)} s`, '≤ 3 s', hook <= 3);
+  if (rssMeasured !== undefined) {
+    const { idle, end } = rssMeasured;
+    const growth = ((end - idle) / idle) * 100;
+    target('agent RSS', `${end.toFixed(1)} MB`, '≤ 80 MB', Math.max(idle, end) <= 80);
+    target(`RSS growth over ${noops} no-ops`, `${growth.toFixed(1)}%`, '≤ 5%', growth <= 5);
+  }
 }
 
 let rssReport = '';
+let rssMeasured: { idle: number; end: number } | undefined;
 
 const projectRoot = join(import.meta.dirname, '..');
 
@@ -111,6 +122,7 @@ async function rss(fleet: Fleet, noops: number): Promise<void> {
   const end = await settledRss(pid);
   const endHeap = await heapMb(fleet);
   const growth = ((end.mb - idle.mb) / idle.mb) * 100;
+  rssMeasured = { idle: idle.mb, end: end.mb };
   rssReport =
     `agent RSS: idle ${idle.mb.toFixed(1)} MB, after ${noops} no-op cycles ${end.mb.toFixed(1)} MB ` +
     `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%; targets ≤ 80 MB, growth ≤ 5%); ` +
@@ -166,11 +178,6 @@ function numberArg(args: string[], flag: string, fallback: number): number {
   const i = args.indexOf(flag);
   const v = i === -1 ? NaN : Number(args[i + 1]);
   return Number.isFinite(v) && v > 0 ? v : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 function fmt(xs: number[]): string {

@@ -1,10 +1,13 @@
 import { access, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadLine, recordedVerdicts } from './lib/targets.ts';
 
 /**
  * `npm run bench -- <name> [args…]` runs the default export of `bench/<name>.ts` with the rest
- * of the arguments. Each benchmark module exports `default async function (args: string[])`.
+ * of the arguments. Each benchmark module exports `default async function (args: string[])` and
+ * records its targets with bench/lib/targets.ts. Exit status: 0 when every target is met, 1 when
+ * one is missed, 2 when the benchmark could not run.
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const [name, ...args] = process.argv.slice(2);
@@ -29,4 +32,17 @@ if (typeof mod.default !== 'function') {
   console.error(`bench/${name}.ts has no default export function`);
   process.exit(2);
 }
-await (mod.default as (args: string[]) => Promise<void>)(args);
+console.log(`bench ${name}: ${loadLine()} at the start`);
+try {
+  await (mod.default as (args: string[]) => Promise<void>)(args);
+} catch (err) {
+  console.error(`bench ${name} could not run: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(2);
+}
+const verdicts = recordedVerdicts();
+const missed = verdicts.filter((v) => !v.meets);
+console.log(
+  `\nbench ${name}: ${verdicts.length - missed.length} of ${verdicts.length} targets met` +
+    `${missed.length === 0 ? '' : `; MISSES ${missed.map((v) => v.name).join(', ')}`}; ${loadLine()} at the end`,
+);
+if (missed.length > 0) process.exitCode = 1;

@@ -5,6 +5,7 @@ import { run } from '../agent/lib/exec.ts';
 import { createBareRepo, tempDir } from '../test/support/git-repo.ts';
 import { startGitServer } from '../test/support/git-server.ts';
 import { buildBenchRepo } from './lib/build-repo.ts';
+import { ensurePackages, median, target } from './lib/targets.ts';
 
 const WORKER = fileURLToPath(new URL('./lib/sync-worker.ts', import.meta.url));
 const GIT_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' };
@@ -35,6 +36,7 @@ interface WorkerResult {
 export default async function syncBench(args: string[]): Promise<void> {
   const runs = numberArg(args, '--runs', 5);
   const noops = numberArg(args, '--noops', 20);
+  await ensurePackages('git');
   const root = await tempDir('bench-sync-');
   const repos = join(root, 'repos');
   await mkdir(repos);
@@ -121,11 +123,9 @@ export default async function syncBench(args: string[]): Promise<void> {
       );
     }
     console.log(`requests: agent ${agentRequests}; git ${gitRequests}`);
-    const cloneOk = agentClone <= 2 * cloneMed;
-    const noopOk = agentNoop <= 0.5 * fetchMed;
-    console.log(
-      `\nfirst clone ${ratio(agentClone, cloneMed)} (${cloneOk ? 'meets' : 'MISSES'} ≤ 2×); no-op ${ratio(agentNoop, fetchMed)} (${noopOk ? 'meets' : 'MISSES'} ≤ 0.5×)`,
-    );
+    console.log('');
+    target('first clone vs git clone', ratio(agentClone, cloneMed), '≤ 2×', agentClone <= 2 * cloneMed);
+    target('no-op sync vs git fetch', ratio(agentNoop, fetchMed), '≤ 0.5×', agentNoop <= 0.5 * fetchMed);
   } finally {
     await server.stop();
     await rm(root, { recursive: true, force: true });
@@ -149,12 +149,6 @@ function numberArg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
   const v = i === -1 ? undefined : Number(args[i + 1]);
   return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
 function ms(v: number): string {

@@ -3,9 +3,10 @@
 # cloud-init for its schema check, zbar, fuseiso, restic, caddy, openssl,
 # prometheus for promtool) when missing, so `npm test` works on
 # a fresh machine; the Docker and btrfs tests install theirs through test/env/. Quick when
-# everything is there.
+# everything is there. With arguments, installs those packages instead (the benchmarks' baselines).
 set -euo pipefail
 pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus)
+if [ $# -gt 0 ]; then pkgs=("$@"); fi
 need=()
 for pkg in "${pkgs[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 [ ${#need[@]} -eq 0 ] && exit 0

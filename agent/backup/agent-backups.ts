@@ -76,6 +76,7 @@ export class AgentBackups {
       configured,
       next: {
         ...(next.backup === undefined ? {} : { backup: next.backup.toISOString() }),
+        ...(next.prune === undefined ? {} : { prune: next.prune.toISOString() }),
         ...(next.check === undefined ? {} : { check: next.check.toISOString() }),
         ...(next['restore-test'] === undefined ? {} : { restoreTest: next['restore-test'].toISOString() }),
       },

@@ -121,7 +121,6 @@ async function keepCurrentState(
   if (options.preRestoreBackup === false) return undefined;
   try {
     const backup = await backupUnlocked(ctx, {
-      skipRetention: true,
       skipGuards: true,
       extraTags: ['kind=pre-restore'],
       ...(options.envYml === undefined ? {} : { envYml: options.envYml }),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { dumpPathOf, SNAPSHOT_LAYOUT, type BackupManifest } from '../core/backup-manifest.ts';
 import { guardBackup } from '../core/backup-guards.ts';
 import { backupFailed, backupSucceeded, type BackupSuccess } from '../core/backup-status.ts';
-import { applianceTag, snapshotTags } from '../core/backup-target.ts';
+import { snapshotTags } from '../core/backup-target.ts';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
 import { withBackupMount } from '../drivers/restic/mount.ts';
 import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
@@ -11,6 +11,7 @@ import type { BackupRequest, Restic } from '../drivers/restic/restic.ts';
 import { backupPaths, requireRestic, withJob, type BackupContext } from './context.ts';
 import { loadHashCache, RESTORE_WORK_DIRS, saveHashCache, scanVolumes } from './file-manifest.ts';
 import { volumeView, type VolumeView } from './frozen-volumes.ts';
+import { applyRetention } from './prune.ts';
 
 /** What a backup is doing, for a progress display. */
 export type BackupPhase = 'checks' | 'scan' | 'dump' | 'upload' | 'retention';
@@ -24,8 +25,11 @@ export interface RunBackupOptions {
   onProgress?: (progress: ResticProgress) => void;
   /** Backdates the snapshot (tests of retention). */
   time?: Date;
-  /** Skip retention (tests that build up history, a pre-restore backup). */
-  skipRetention?: boolean;
+  /**
+   * Apply retention after the backup (`appliance backup run --prune`). Scheduled backups do not:
+   * retention runs on its own schedule (schedules.backup_prune), as it costs more than the backup.
+   */
+  prune?: boolean;
   /** More snapshot tags (`kind=pre-restore`). */
   extraTags?: readonly string[];
   /**
@@ -39,9 +43,10 @@ export interface RunBackupOptions {
 export type BackupResult = BackupSuccess;
 
 /**
- * One backup: refuse an empty database or file store, dump the database consistently, store
- * files, dump, encrypted env.yml and a manifest as one restic snapshot, then apply retention.
- * Retention runs only after a successful backup; the outcome is recorded in the status.
+ * One backup: refuse an empty database or file store, check the repository and its password
+ * before a database is dumped, dump the database consistently, store files, dump, encrypted
+ * env.yml and a manifest as one restic snapshot (a missing repository is created), and apply
+ * retention when asked to (only after a successful backup). The outcome is recorded in the status.
  */
 export async function runBackup(ctx: BackupContext, options: RunBackupOptions = {}): Promise<BackupResult> {
   const restic = requireRestic(ctx);
@@ -81,18 +86,26 @@ export async function backupUnlocked(
 ): Promise<BackupSuccess> {
   const restic = requireRestic(ctx);
   const phase = options.onPhase ?? (() => undefined);
-  phase('checks');
-  const checkValue =
-    ctx.postgres === undefined || options.skipGuards === true
-      ? undefined
-      : (await ctx.postgres.nonEmpty(options.nonEmptySql)).value;
-  phase('scan');
-  const view = await volumeView(ctx.target.volumes, ctx.log);
-  try {
-    return await backupFrom(ctx, options, { restic, phase, started, view, checkValue });
-  } finally {
-    await view.release();
-  }
+  return withBackupMount(ctx.target.repository?.mount, async () => {
+    phase('checks');
+    // A dump can take long: the repository and password are checked first, beside the database
+    // check and the scan. Without a database the backup call itself checks them: each restic
+    // call pays the password's key derivation (scrypt, 0.2–0.5 s), as much as an incremental
+    // backup's own work.
+    const repository = ctx.postgres === undefined ? undefined : restic.exists();
+    repository?.catch(() => undefined);
+    const checkValue =
+      ctx.postgres === undefined || options.skipGuards === true
+        ? undefined
+        : (await ctx.postgres.nonEmpty(options.nonEmptySql)).value;
+    phase('scan');
+    const view = await volumeView(ctx.target.volumes, ctx.log);
+    try {
+      return await backupFrom(ctx, options, { restic, phase, started, view, checkValue, repository });
+    } finally {
+      await view.release();
+    }
+  });
 }
 
 /** The backup once the volumes' view is chosen: manifest, dump, env.yml and files into one snapshot. */
@@ -105,6 +118,8 @@ async function backupFrom(
     started: Date;
     view: VolumeView;
     checkValue: string | undefined;
+    /** Whether the repository exists (it opened with the password), checked meanwhile. */
+    repository: Promise<boolean> | undefined;
   },
 ): Promise<BackupSuccess> {
   const { restic, phase, started, view, checkValue } = at;
@@ -123,6 +138,8 @@ async function backupFrom(
           files: scan.files.length,
         });
   if (refusal !== undefined) throw new AgentError(refusal.code, refusal.message, { data: refusal.data });
+  // Only a backup that passed the guards creates a missing repository.
+  if ((await at.repository) === false) await createRepository(ctx, restic);
 
   // Frozen volumes: manifest, dump and env.yml go beside their snapshots, where restic runs.
   const staging = view.frozen?.stage ?? paths.staging;
@@ -159,74 +176,72 @@ async function backupFrom(
     await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
     snapshotPaths.push(...(view.frozen?.paths ?? target.volumes.map((v) => v.hostPath)));
 
-    return await withBackupMount(target.repository?.mount, async () => {
-      phase('upload');
-      const request: BackupRequest = {
-        paths: snapshotPaths,
-        cwd: staging,
-        host: target.appliance,
-        tags: [...snapshotTags(target.appliance, target.revision), ...(options.extraTags ?? [])],
-        excludes: view.roots.flatMap((v) => RESTORE_WORK_DIRS.map((d) => path.join(v.root, d))),
-        onError: (item, message) => {
-          ctx.log.warn({ item, err: message }, 'restic could not read a file');
-        },
-        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-        ...(options.time === undefined ? {} : { time: options.time }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      };
-      const summary = await backupOrPrepare(ctx, request);
-      await saveHashCache(paths.hashes, cache);
-      let forgotten = 0;
-      let retentionError: string | undefined;
-      if (options.skipRetention !== true) {
-        phase('retention');
-        try {
-          const policy = target.policy;
-          const r = await restic.forget(
-            { daily: policy.keep_daily, weekly: policy.keep_weekly, monthly: policy.keep_monthly },
-            { host: target.appliance, tags: [applianceTag(target.appliance)] },
-          );
-          forgotten = r.remove.length;
-        } catch (err) {
-          // The backup itself is good; a failed retention is reported and retried next time.
-          retentionError = restic.scrub(describeError(err));
-          ctx.log.warn({ err: retentionError }, 'backup retention failed');
-        }
+    phase('upload');
+    const request: BackupRequest = {
+      paths: snapshotPaths,
+      cwd: staging,
+      host: target.appliance,
+      tags: [...snapshotTags(target.appliance, target.revision), ...(options.extraTags ?? [])],
+      excludes: view.roots.flatMap((v) => RESTORE_WORK_DIRS.map((d) => path.join(v.root, d))),
+      onError: (item, message) => {
+        ctx.log.warn({ item, err: message }, 'restic could not read a file');
+      },
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.time === undefined ? {} : { time: options.time }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    };
+    const summary = await backupOrCreate(ctx, restic, request, at.repository === undefined);
+    await saveHashCache(paths.hashes, cache);
+    let forgotten = 0;
+    let retentionError: string | undefined;
+    if (options.prune === true) {
+      phase('retention');
+      try {
+        forgotten = (await applyRetention(ctx)).forgotten;
+      } catch (err) {
+        // The backup itself is good; a failed retention is reported and retried next time.
+        retentionError = restic.scrub(describeError(err));
+        ctx.log.warn({ err: retentionError }, 'backup retention failed');
       }
-      const finished = ctx.now();
-      const success: BackupSuccess = {
-        startedAt: started.toISOString(),
-        finishedAt: finished.toISOString(),
-        durationSeconds: (finished.getTime() - started.getTime()) / 1000,
-        snapshotId: summary.snapshotId,
-        revision: target.revision,
-        bytesAdded: summary.dataAdded,
-        filesNew: summary.filesNew,
-        filesChanged: summary.filesChanged,
-        totalBytes: summary.totalBytesProcessed,
-        totalFiles: summary.totalFilesProcessed,
-        forgotten,
-      };
-      if (retentionError !== undefined) success.retentionError = retentionError;
-      return success;
-    });
+    }
+    const finished = ctx.now();
+    const success: BackupSuccess = {
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationSeconds: (finished.getTime() - started.getTime()) / 1000,
+      snapshotId: summary.snapshotId,
+      revision: target.revision,
+      bytesAdded: summary.dataAdded,
+      filesNew: summary.filesNew,
+      filesChanged: summary.filesChanged,
+      totalBytes: summary.totalBytesProcessed,
+      totalFiles: summary.totalFilesProcessed,
+      forgotten,
+    };
+    if (retentionError !== undefined) success.retentionError = retentionError;
+    return success;
   } finally {
     await rm(paths.staging, { recursive: true, force: true });
   }
 }
 
-/**
- * `restic backup`; a missing repository is created and the backup run again, instead of paying
- * a restic call before every backup to ask (stale locks are handled by the driver).
- */
-async function backupOrPrepare(ctx: BackupContext, request: BackupRequest): Promise<ResticBackupSummary> {
-  const restic = requireRestic(ctx);
+async function createRepository(ctx: BackupContext, restic: Restic): Promise<void> {
+  await restic.init();
+  ctx.log.info('created the backup repository');
+}
+
+/** `restic backup`; when the repository was not checked before, a missing one is created and the backup run again. */
+async function backupOrCreate(
+  ctx: BackupContext,
+  restic: Restic,
+  request: BackupRequest,
+  unchecked: boolean,
+): Promise<ResticBackupSummary> {
   try {
     return await restic.backup(request);
   } catch (err) {
-    if (!isAgentError(err, 'BackupRepositoryMissing')) throw err;
-    await restic.init();
-    ctx.log.info('created the backup repository');
+    if (!unchecked || !isAgentError(err, 'BackupRepositoryMissing')) throw err;
+    await createRepository(ctx, restic);
     return restic.backup(request);
   }
 }

@@ -3,10 +3,11 @@ import { cronZone } from '../core/cron.ts';
 import { describeError, isAgentError } from '../core/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { BackupContext } from './context.ts';
+import { pruneBackups } from './prune.ts';
 import { runBackup } from './run-backup.ts';
 import { checkRepository, restoreTest } from './verify.ts';
 
-export type ScheduledJob = 'backup' | 'check' | 'restore-test';
+export type ScheduledJob = 'backup' | 'prune' | 'check' | 'restore-test';
 
 export interface BackupSchedulerOptions {
   log: Logger;
@@ -23,7 +24,7 @@ export interface BackupSchedulerOptions {
 }
 
 /**
- * Runs backup, repository check and restore test on their cron schedules (appliance.yml,
+ * Runs backup, retention (prune), repository check and restore test on their cron schedules (appliance.yml,
  * in the appliance's zone). Jobs never overlap: croner's `protect` skips a tick while the same
  * job still runs, jobs of different kinds wait for each other, and the run lock keeps out a
  * job started by `appliance backup …` in another process (the tick is then skipped).
@@ -51,6 +52,7 @@ export class BackupScheduler {
     }
     const plan: [ScheduledJob, string | null][] = [
       ['backup', schedules.backup],
+      ['prune', schedules.prune],
       ['check', schedules.check],
       ['restore-test', schedules.restoreTest],
     ];
@@ -122,6 +124,9 @@ export class BackupScheduler {
           });
           return true;
         }
+        case 'prune':
+          await pruneBackups(ctx);
+          return true;
         case 'check':
           return (await checkRepository(ctx, { readDataSubset: this.options.readDataSubset ?? '5%' })).ok;
         case 'restore-test':

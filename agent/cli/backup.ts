@@ -45,17 +45,19 @@ restic repository named in env.yml backup.repository.`,
     );
 
   desiredMachineOptions(backup.command('run'))
-    .description('back up now: refuse an empty database or file store, dump, store, apply retention')
+    .description('back up now: check the repository, refuse an empty database or file store, dump, store')
     .option('--db-check-sql <sql>', 'SQL whose first value says the database is not empty')
+    .option('--prune', 'then apply retention (restic forget --prune; else it runs on schedules.backup_prune)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit status 0 on success, 2 on errors (also when refused because the appliance is empty).')
-    .action((opts: BackupCliOptions & { dbCheckSql?: string }) =>
+    .action((opts: BackupCliOptions & { dbCheckSql?: string; prune?: boolean }) =>
       withLoaded('backup run', opts, io, async ({ ctx, envYml }) => {
         // Progress redraws one line, which only makes sense on a terminal.
         const tty = io === processIo && process.stderr.isTTY;
         const result = await runBackup(ctx, {
           ...(envYml === undefined ? {} : { envYml }),
           ...(opts.dbCheckSql === undefined ? {} : { nonEmptySql: opts.dbCheckSql }),
+          prune: opts.prune === true,
           onPhase: (phase) => {
             if (opts.json !== true) io.stderr(`${tty ? '\r\x1b[K' : ''}${phase}…${tty ? '' : '\n'}`);
           },

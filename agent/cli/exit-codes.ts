@@ -1,3 +1,4 @@
+import { CommanderError, type Command } from 'commander';
 import { isAgentError } from '../core/errors.ts';
 
 /** The exit status of every command (README "Exit codes", `appliance --help`). */
@@ -28,4 +29,14 @@ export function exitCodeFor(err: unknown): number {
   if (!isAgentError(err)) return EXIT.unavailable;
   if (err.code === 'UsageError') return EXIT.usage;
   return INVALID.has(err.code) ? EXIT.invalid : EXIT.unavailable;
+}
+
+/** Parses and runs a command line; commander's usage errors (thrown by exitOverride) exit 64. */
+export async function runCli(program: Command, argv: readonly string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
 }

@@ -1,5 +1,6 @@
-import { Command, CommanderError } from 'commander';
-import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
+import { Command } from 'commander';
+import { EXIT_CODES_HELP } from './exit-codes.ts';
+export { runCli } from './exit-codes.ts';
 import { register as registerAgent } from './agent.ts';
 import { register as registerApply } from './apply.ts';
 import { register as registerBackup } from './backup.ts';
@@ -11,12 +12,13 @@ import { register as registerPlan } from './plan.ts';
 import { register as registerRender } from './render.ts';
 import { register as registerStatus } from './status.ts';
 import { register as registerValidate } from './validate.ts';
+import { VERSION } from './version.ts';
 
 /** The `appliance` command line; each subcommand lives in its own file. */
 export function buildProgram(): Command {
   const program = new Command('appliance')
     .description('GitOps pull agent for self-hosted server appliances')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError()
     // Usage errors throw (see runCli) instead of exiting 1, which means "invalid config" here.
     .exitOverride()
@@ -36,17 +38,4 @@ export function buildProgram(): Command {
   ])
     register(program);
   return program;
-}
-
-/**
- * Parses and runs `argv` on `program` (made with exitOverride): a usage error exits 64, help and
- * --version 0; every command sets its own exit status otherwise.
- */
-export async function runCli(program: Command, argv: readonly string[]): Promise<void> {
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
 }

@@ -500,6 +500,10 @@ export interface Schedules {
    */
   backup_check: string | null;
   /**
+   * Retention: restic forget --prune by policies.backup (a scheduled backup removes none).
+   */
+  backup_prune: string | null;
+  /**
    * Test restore of the latest backup into a scratch area.
    */
   restore_test: string | null;
@@ -584,9 +588,13 @@ export interface RebootPolicy {
   ];
 }
 /**
- * Backup retention (restic forget) and freshness.
+ * Backup retention (restic forget, on schedules.backup_prune) and freshness.
  */
 export interface BackupPolicy {
+  /**
+   * The newest backups to keep whatever else the policy says (a manual backup never drops the scheduled one of the same day).
+   */
+  keep_last: number;
   /**
    * Daily snapshots to keep.
    */

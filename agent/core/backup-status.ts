@@ -5,7 +5,7 @@
  * its status and /metrics.
  */
 
-export type BackupJob = 'backup' | 'check' | 'restore-test' | 'restore' | 'recover';
+export type BackupJob = 'backup' | 'prune' | 'check' | 'restore-test' | 'restore' | 'recover';
 
 export interface BackupRun {
   startedAt: string;
@@ -73,7 +73,7 @@ export interface BackupView {
   /** env.yml has a backup repository. */
   configured: boolean;
   /** When each scheduled job runs next (ISO). */
-  next: { backup?: string; check?: string; restoreTest?: string };
+  next: { backup?: string; prune?: string; check?: string; restoreTest?: string };
   condition: BackupCondition;
   status: BackupStatus;
 }

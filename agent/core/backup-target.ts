@@ -37,7 +37,7 @@ export interface BackupTarget {
   /** Absent when env.yml has no `backup`: nothing can be backed up. */
   repository?: BackupRepositorySettings;
   policy: BackupPolicy;
-  schedules: { backup: string | null; check: string | null; restoreTest: string | null };
+  schedules: { backup: string | null; prune: string | null; check: string | null; restoreTest: string | null };
   recoverFromBackup: boolean;
   recoverFromDump?: string;
 }
@@ -67,6 +67,7 @@ export function backupTargetOf(desired: DesiredState): BackupTarget {
     policy: desired.policies.backup,
     schedules: {
       backup: desired.schedules.backup,
+      prune: desired.schedules.backup_prune,
       check: desired.schedules.backup_check,
       restoreTest: desired.schedules.restore_test,
     },

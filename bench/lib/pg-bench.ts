@@ -1,4 +1,6 @@
 import type { SnapshotVolume } from '../../agent/core/steps.ts';
+import { DockerClient } from '../../agent/drivers/docker/client.ts';
+import { waitReady } from '../../agent/drivers/docker/health.ts';
 import type { SnapshotDriver } from '../../agent/drivers/snapshot/driver.ts';
 import { docker, TEST_LABEL, waitHealthy, type EnvInfo } from '../../test/support/docker-env.ts';
 
@@ -31,6 +33,17 @@ export async function startBenchPostgres(
     await waitHealthy(env, name, 600_000);
   };
   await ready();
+  // Stop and start as the agent does around a restore: through the engine API, ready by the
+  // agent's own wait (the health check command run until it passes), no CLI process per call.
+  const client = new DockerClient({ socketPath: env.socketPath });
+  const container = client.getContainer(name);
+  const check = {
+    cmd: ['pg_isready', '-q', '-h', '127.0.0.1', '-U', 'app', '-d', 'app'],
+    intervalSeconds: 1,
+    timeoutSeconds: 3,
+    retries: 60,
+    startPeriodSeconds: 600,
+  };
   const exec = async (args: string[]): Promise<void> => {
     await docker(env, ['exec', name, ...args], { timeoutMs: 3_600_000 });
   };
@@ -41,18 +54,11 @@ export async function startBenchPostgres(
         .stdout,
     exec,
     stop: async () => {
-      await docker(env, ['stop', '-t', '60', name]);
+      await container.stop();
     },
     start: async () => {
-      await docker(env, ['start', name]);
-      // Ready when the server accepts connections (Docker's health check only runs every second).
-      for (;;) {
-        const r = await docker(env, ['exec', name, 'pg_isready', '-q', '-h', '127.0.0.1', '-U', 'app', '-d', 'app'], {
-          okCodes: [0, 1, 2, 126],
-        });
-        if (r.exitCode === 0) return;
-        await new Promise((res) => setTimeout(res, 50));
-      }
+      await container.start();
+      await waitReady(client, name, name, check);
     },
     remove: async () => {
       await docker(env, ['rm', '-f', name], { okCodes: [0, 1] });

@@ -37,7 +37,6 @@ async function backupWhileWriting(files: string, name: string): Promise<ReturnTy
   });
   const ctx = testContext(target, path.join(scratch, name, 'state'));
   await runBackup(ctx, {
-    skipRetention: true,
     onPhase: (phase) => {
       // After the scan hashed the files, before restic reads them: the app keeps writing.
       if (phase === 'upload') appendFileSync(log, 'line 2, written during the backup\n');

@@ -34,8 +34,8 @@ export function testTarget(input: {
     timezone: 'UTC',
     volumes: input.volumes,
     repository: { repository: input.repository, password: REPO_PASSWORD, env: {}, knownHosts: [] },
-    policy: { keep_daily: 7, keep_weekly: 4, keep_monthly: 6, max_age_hours: 32, ...input.policy },
-    schedules: { backup: '30 22 * * *', check: '0 5 * * 0', restoreTest: '0 5 1 * *' },
+    policy: { keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_monthly: 6, max_age_hours: 32, ...input.policy },
+    schedules: { backup: '30 22 * * *', prune: '0 4 * * *', check: '0 5 * * 0', restoreTest: '0 5 1 * *' },
     recoverFromBackup: input.recoverFromBackup ?? false,
   };
   if (input.pg !== undefined) {

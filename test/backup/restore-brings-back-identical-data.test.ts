@@ -52,7 +52,11 @@ test('backup, change everything, restore: files byte-identical and every table e
   const dbBefore = await databaseDigest(pgA);
 
   const phases: string[] = [];
-  const first = await runBackup(ctx, { envYml: 'backup: ENC[AES256_GCM,data:xyz]\n', onPhase: (p) => phases.push(p) });
+  const first = await runBackup(ctx, {
+    envYml: 'backup: ENC[AES256_GCM,data:xyz]\n',
+    prune: true,
+    onPhase: (p) => phases.push(p),
+  });
   assert.deepEqual(phases, ['checks', 'scan', 'dump', 'upload', 'retention']);
   assert.match(first.snapshotId, /^[0-9a-f]{8,}$/);
   assert.ok(first.bytesAdded > 0);

@@ -27,7 +27,7 @@ test('schedules follow appliance.yml in its zone; jobs queue instead of overlapp
     volumes: [{ name: 'f', hostPath: files }],
   });
   target.timezone = 'Europe/Vienna';
-  target.schedules = { backup: '30 22 * * *', check: '0 5 * * 0', restoreTest: null };
+  target.schedules = { backup: '30 22 * * *', prune: null, check: '0 5 * * 0', restoreTest: null };
   const stateDir = path.join(root, 'state');
   const ctx = testContext(target, stateDir);
   let envReads = 0;

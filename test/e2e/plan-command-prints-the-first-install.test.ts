@@ -4,11 +4,9 @@ import { join } from 'node:path';
 import { run } from '../../agent/lib/exec.ts';
 import { assertGolden } from '../cli/golden.ts';
 import { ensureEnv } from '../support/docker-env.ts';
-import { createFleet } from '../support/fleet.ts';
+import { CLI_FROM_SOURCE, createFleet } from '../support/fleet.ts';
 import { git } from '../support/git-repo.ts';
 import { fleetRoot } from './helpers.ts';
-
-const cli = join(import.meta.dirname, '..', '..', 'bin', 'appliance.js');
 
 test('appliance plan on a fresh machine prints the first install readably (golden)', async (t) => {
   const env = await ensureEnv();
@@ -20,7 +18,7 @@ test('appliance plan on a fresh machine prints the first install readably (golde
   const result = await run(
     process.execPath,
     [
-      cli,
+      ...CLI_FROM_SOURCE,
       'plan',
       '--repo',
       fleet.work,

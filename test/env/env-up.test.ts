@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { run } from '../../agent/lib/exec.ts';
 import {
   docker,
   openPostgresSuite,
@@ -41,6 +42,14 @@ function basicAuth(): string {
 test('the docker engine answers and uses overlay2', async () => {
   const { stdout } = await docker(env, ['info', '--format', '{{.Driver}}']);
   assert.equal(stdout.trim(), 'overlay2');
+});
+
+test('the environment has restic, which the demo needs for its scheduled backups', async () => {
+  // up.sh installs it (ENV_PACKAGES), as it installs the engine: the demo runs on this environment alone.
+  const engine = await readFile(new URL('./lib/engine.sh', import.meta.url), 'utf8');
+  assert.match(engine, /^ENV_PACKAGES=\(.*\brestic\b.*\)$/m);
+  const { stdout } = await run('restic', ['version']);
+  assert.match(stdout, /^restic \d+\.\d+/);
 });
 
 test('the Debian base image runs commands', async () => {

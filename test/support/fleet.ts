@@ -15,6 +15,12 @@ const projectRoot = join(import.meta.dirname, '..', '..');
 const exampleRepo = join(projectRoot, 'example-config-repo');
 const keys = join(projectRoot, 'test', 'fixtures', 'keys');
 
+/**
+ * node arguments that run the CLI from the TypeScript sources (through tsx), so that tests
+ * exercise the code as it is, not a dist/ build that may be older.
+ */
+export const CLI_FROM_SOURCE: readonly string[] = ['--import', 'tsx', join(projectRoot, 'agent', 'main.ts')];
+
 export interface FleetOptions {
   /** Everything lives here (emptied first): work/, srv/fleet.git, keys/, state/, data/, restic/. */
   root: string;
@@ -163,7 +169,7 @@ export interface AgentProcess {
 
 /**
  * Starts `appliance agent --config <bootstrap>` as a child process, logging to root/agent.log.
- * `entry` runs another build of the CLI, e.g. the compiled `dist/agent/main.js`.
+ * It runs from the sources; `entry` runs another build of the CLI, e.g. the compiled `dist/agent/main.js`.
  */
 export async function startAgent(
   fleet: Fleet,
@@ -172,10 +178,10 @@ export async function startAgent(
 ): Promise<AgentProcess> {
   const logFile = join(fleet.root, 'agent.log');
   const log = await open(logFile, 'a');
-  const entry = options.entry ?? join(projectRoot, 'bin', 'appliance.js');
+  const entry = options.entry === undefined ? CLI_FROM_SOURCE : [options.entry];
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), entry, 'agent', '--config', fleet.bootstrapFile],
+    [...(options.nodeArgs ?? []), ...entry, 'agent', '--config', fleet.bootstrapFile],
     {
       env: { ...process.env, ...options.env, DOCKER_HOST: env.dockerHost },
       stdio: ['ignore', log.fd, log.fd],

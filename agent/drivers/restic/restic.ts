@@ -54,6 +54,8 @@ export interface BackupRequest {
 
 /** Retention: restic forget's keep-* rules. */
 export interface KeepPolicy {
+  /** The newest snapshots, kept whatever the other rules say. */
+  last: number;
   daily: number;
   weekly: number;
   monthly: number;
@@ -177,6 +179,7 @@ export class Restic {
   /** Applies the keep rules to the filtered snapshots (one group per host) and prunes unused data. */
   async forget(policy: KeepPolicy, filter: SnapshotFilter): Promise<{ keep: string[]; remove: string[] }> {
     const args = ['forget', '--json', '--group-by', 'host', ...filterArgs(filter)];
+    args.push('--keep-last', String(policy.last));
     args.push('--keep-daily', String(policy.daily), '--keep-weekly', String(policy.weekly));
     args.push('--keep-monthly', String(policy.monthly), '--prune');
     const out = await this.retryStale(() =>

@@ -80,7 +80,12 @@ test('observe sees what the executors made, with labels, spec and health; revert
     const undo = await exec(step, ctx);
     if (undo !== undefined) undos.push(undo);
   }
-  const seen = await driver.observe(owner);
+  // Ready by the agent's own run of the check; Docker reports it after its first interval (1 s).
+  let seen = await driver.observe(owner);
+  for (let i = 0; i < 50 && seen.containers[0]?.health === 'starting'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    seen = await driver.observe(owner);
+  }
   assert.equal(seen.containers.length, 1);
   const c = seen.containers[0];
   assert.ok(c !== undefined);

@@ -1,7 +1,8 @@
 # Debian packages and the Docker engine (sourced by up.sh).
 # shellcheck shell=bash
 
-ENV_PACKAGES=(docker.io debootstrap docker-registry apache2-utils git ca-certificates iptables curl)
+# restic: the demo appliance schedules backups, which the agent runs with restic.
+ENV_PACKAGES=(docker.io debootstrap docker-registry apache2-utils git ca-certificates iptables curl restic)
 
 pkg_installed() {
   [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == 'install ok installed' ]]

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { runBackup, type BackupPhase } from '../../agent/backup/run-backup.ts';
+import { isAgentError } from '../../agent/core/errors.ts';
+import { Restic } from '../../agent/drivers/restic/restic.ts';
+import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
+import { pgPassword, sql, testContext, testTarget } from './helpers.ts';
+
+const LABEL = 'backup-repo-first';
+let env: EnvInfo;
+let pgA: PostgresFixture;
+let root: string;
+let close: () => Promise<void>;
+
+before(async () => ({ env, pg: pgA, root, close } = await openPostgresSuite(LABEL)));
+after(() => close());
+
+test('a wrong repository password fails the backup before the database is dumped', async () => {
+  const files = path.join(root, 'files');
+  await mkdir(files, { recursive: true });
+  await writeFile(path.join(files, 'f.txt'), 'data\n');
+  await sql(pgA, 'CREATE TABLE items (id int); INSERT INTO items VALUES (1)');
+  const repo = path.join(root, 'repo');
+  await new Restic({ repository: repo, password: 'another-password-entirely' }).init();
+  const target = testTarget({
+    appliance: 'repofirst',
+    repository: repo,
+    volumes: [{ name: 'files', hostPath: files }],
+    pg: pgA,
+    password: await pgPassword(pgA),
+  });
+  const ctx = testContext(target, path.join(root, 'state'), env);
+  const phases: BackupPhase[] = [];
+  await assert.rejects(runBackup(ctx, { onPhase: (p) => phases.push(p) }), (err) =>
+    isAgentError(err, 'BackupPasswordWrong'),
+  );
+  assert.ok(!phases.includes('dump'), `phases: ${phases.join(', ')}`);
+  const status = await ctx.status.read(new Date());
+  assert.equal(status.lastFailure?.code, 'BackupPasswordWrong');
+});
