@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseDocument, type Document } from 'yaml';
-import { decryptSopsToText, loadIdentities, updateSops } from '../agent/config/sops/index.ts';
+import { decryptSopsToText, loadIdentities, updateSops } from '../agent/sops/index.ts';
 
 /**
  * Edits an encrypted env.yml in place, as an operator would with `sops`: decrypts with

@@ -4,7 +4,7 @@ import { describeError, isAgentError } from '../core/errors.ts';
 import { hostPathsOf } from '../core/normalize.ts';
 import { plan } from '../core/plan.ts';
 import { planJson, renderPlan } from '../core/plan-render.ts';
-import { dockerMachine } from '../engine/docker-machine.ts';
+import { dockerMachine } from '../machine/docker-machine.ts';
 import { loadSpecKey, readInventory } from '../engine/state-files.ts';
 import { loadDesiredForCli, type DesiredInputOptions } from './desired-input.ts';
 import { processIo, type CliIo } from './io.ts';

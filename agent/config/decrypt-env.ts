@@ -1,6 +1,6 @@
 import type { ConfigIssue } from '../core/result.ts';
 import type { DecryptEnv } from './load.ts';
-import { decryptSops, loadIdentities } from './sops/index.ts';
+import { decryptSops, loadIdentities } from '../sops/index.ts';
 
 /** A DecryptEnv that opens SOPS files with these age identities (MAC verified, size capped). */
 export function decryptEnvWith(identities: readonly string[], options: { maxBytes?: number } = {}): DecryptEnv {

@@ -3,7 +3,7 @@ import type { DesiredState } from './desired.ts';
 import { NEXT_SUFFIX, PREV_SUFFIX } from './names.ts';
 import { desiredContainers, desiredNetworks, desiredVolumes, type DesiredContainer } from './normalize.ts';
 import { migrationBlocked, planMigration, type MigrationPlan, type PlanRefusal } from './plan-migrate.ts';
-import { planRecovery } from './plan-recover.ts';
+import { planRecovery } from './plan-disaster-recovery.ts';
 import { orderSteps, wireAfter, type StepMeta } from './plan-order.ts';
 import { diffSpecs, shortRef } from './spec-diff.ts';
 import { RISK, type Action, type Step, type StepArgs } from './steps.ts';

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runBackup } from '../../agent/backup/run-backup.ts';
-import { listBackups } from '../../agent/backup/snapshots.ts';
+import { listBackups } from '../../agent/backup/restic-snapshots.ts';
 import { removeAll, tempRoot, testContext, testTarget } from './helpers.ts';
 
 let root: string;

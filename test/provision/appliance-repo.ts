@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { parse } from 'yaml';
 import { register } from '../../agent/cli/config.ts';
 import type { JsonValue } from '../../agent/core/json.ts';
-import { decryptSops } from '../../agent/config/sops/index.ts';
+import { decryptSops } from '../../agent/sops/index.ts';
 import { captureIo } from '../cli/golden.ts';
 import { git, gitEnv } from '../support/git-repo.ts';
 

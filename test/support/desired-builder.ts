@@ -8,7 +8,7 @@ import type {
   DesiredValue,
   DesiredVolume,
 } from '../../agent/core/desired.ts';
-import type { EnvConfig, Policies, Schedules } from '../../agent/config/types.gen.ts';
+import type { EnvConfig, Policies, Schedules } from '../../agent/core/config-types.gen.ts';
 
 /** Environment input: a literal, or `{ secret }` for a secret value. */
 export type EnvInput = Record<string, string | { secret: string }>;
