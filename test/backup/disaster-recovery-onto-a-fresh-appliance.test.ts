@@ -15,7 +15,7 @@ import {
   waitForHttp,
   type EnvInfo,
   type PostgresFixture,
-} from '../support/docker-env.ts';
+} from '../../devenv/docker-env.ts';
 import { databaseDigest, pgPassword, seedFiles, sql, testContext, testTarget, treeDigest } from './helpers.ts';
 
 const LABEL = 'backup-dr';

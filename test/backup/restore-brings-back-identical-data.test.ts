@@ -6,7 +6,7 @@ import { restoreBackup } from '../../agent/backup/restore.ts';
 import { runBackup } from '../../agent/backup/run-backup.ts';
 import { listBackups } from '../../agent/backup/restic-snapshots.ts';
 import { restoreTest } from '../../agent/backup/verify.ts';
-import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
+import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../../devenv/docker-env.ts';
 import {
   databaseDigest,
   pgPassword,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { generateTypes, typesFile } from '../../scripts/gen-types.ts';
+import { generateTypes, typesFile } from '../../devenv/gen-types.ts';
 import { SCHEMAS } from '../../agent/config/schemas.ts';
 
 test('agent/config/types.gen.ts is what the schemas generate (run `npm run gen:types`)', async () => {

@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../agent/lib/exec.ts';
-import { ensureEnv } from '../support/docker-env.ts';
-import { removeOwned, waitFor } from '../support/fleet.ts';
-import { fleetRoot, uniqueName } from './helpers.ts';
+import { ensureEnv } from '../../devenv/docker-env.ts';
+import { removeOwned, waitFor } from '../../devenv/fleet.ts';
+import { fleetRoot, uniqueName } from '../../devenv/fleet-helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 

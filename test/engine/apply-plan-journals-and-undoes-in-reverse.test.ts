@@ -10,7 +10,7 @@ import { applyPlan } from '../../agent/engine/apply-plan.ts';
 import type { Executors, Undo } from '../../agent/core/executors.ts';
 import { Journal, isInterrupted, type JournalRecord } from '../../agent/engine/journal.ts';
 import { createLogger } from '../../agent/lib/log.ts';
-import { desiredState } from '../support/desired-builder.ts';
+import { desiredState } from '../../devenv/desired-builder.ts';
 
 let dir: string;
 before(async () => {

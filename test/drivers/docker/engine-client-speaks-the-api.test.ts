@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { DockerApiError, DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { connectionFromEnv } from '../../../agent/drivers/docker/engine-http.ts';
 import { demuxStream, followProgress } from '../../../agent/drivers/docker/streams.ts';
-import { ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../support/docker-env.ts';
+import { ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../../devenv/docker-env.ts';
 
 const label = `engine-client-${process.pid}`;
 let env: EnvInfo;

@@ -1,7 +1,7 @@
 import { mkdir, writeFile, rm, symlink, mkdtemp } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { run } from '../../agent/lib/exec.ts';
+import { run } from '../agent/lib/exec.ts';
 import type { Signer } from './signers.ts';
 
 /** The fixed identity every test commit is made with. */

@@ -1,4 +1,4 @@
-# Shared settings and helpers of test/env/*.sh (sourced, not run).
+# Shared settings and helpers of devenv/env/*.sh (sourced, not run).
 # shellcheck shell=bash
 
 ENV_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -4,14 +4,14 @@ import { chmod, cp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promise
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseDocument, type Document } from 'yaml';
-import type { AgentStatus } from '../../agent/core/status.ts';
-import { editEnv, registryLogin } from '../../scripts/edit-env.ts';
+import type { AgentStatus } from '../agent/core/status.ts';
+import { editEnv, registryLogin } from './edit-env.ts';
 import type { EnvInfo } from './docker-env.ts';
 import { docker, httpRequest } from './docker-env.ts';
 import { startGitServer, type GitServer } from './git-server.ts';
 import { createBareRepo, git } from './git-repo.ts';
 
-const projectRoot = join(import.meta.dirname, '..', '..');
+const projectRoot = join(import.meta.dirname, '..');
 const exampleRepo = join(projectRoot, 'example-config-repo');
 const keys = join(projectRoot, 'test', 'fixtures', 'keys');
 

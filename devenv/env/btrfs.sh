@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # btrfs on a loop device for tests: the data path of an appliance under test.
 #
-#   bash test/env/btrfs.sh up NAME [SIZE]   # prints the mount point; idempotent (default 2G)
-#   bash test/env/btrfs.sh down NAME        # unmounts and deletes the image
+#   bash devenv/env/btrfs.sh up NAME [SIZE]   # prints the mount point; idempotent (default 2G)
+#   bash devenv/env/btrfs.sh down NAME        # unmounts and deletes the image
 #
 # The image is a sparse file $STATE/btrfs/NAME.img (truncate + mkfs.btrfs), mounted with
 # `-o loop` at $STATE/btrfs/mnt/NAME (the loop device is freed on unmount). Installs

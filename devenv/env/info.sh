@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-[[ -s $STATE/env.json ]] || die "no $STATE/env.json: run test/env/up.sh first"
+[[ -s $STATE/env.json ]] || die "no $STATE/env.json: run devenv/env/up.sh first"
 node -e '
   const fs = require("node:fs");
   const [envFile] = process.argv.slice(1);

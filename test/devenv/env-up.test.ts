@@ -10,7 +10,7 @@ import {
   TEST_LABEL,
   type EnvInfo,
   type PostgresFixture,
-} from '../support/docker-env.ts';
+} from '../../devenv/docker-env.ts';
 
 const label = 'env-up';
 let env: EnvInfo;

@@ -3,14 +3,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DockerClient } from '../../agent/drivers/docker/client.ts';
-import type { DesiredState } from '../../agent/core/desired.ts';
-import { DockerDriver } from '../../agent/drivers/docker/driver.ts';
-import { applyOnce, type ApplyOnceOptions, type ApplyResult } from '../../agent/engine/converge.ts';
-import { ApplianceMachine } from '../../agent/machine/machine.ts';
-import { createLogger, type Logger } from '../../agent/lib/log.ts';
-import { demoDesired, type DemoInput } from '../support/desired-builder.ts';
-export { withDemoCommands } from '../support/desired-builder.ts';
+import { DockerClient } from '../agent/drivers/docker/client.ts';
+import type { DesiredState } from '../agent/core/desired.ts';
+import { DockerDriver } from '../agent/drivers/docker/driver.ts';
+import { applyOnce, type ApplyOnceOptions, type ApplyResult } from '../agent/engine/converge.ts';
+import { ApplianceMachine } from '../agent/machine/machine.ts';
+import { createLogger, type Logger } from '../agent/lib/log.ts';
+import { demoDesired, type DemoInput } from './desired-builder.ts';
+export { withDemoCommands } from './desired-builder.ts';
 import {
   docker,
   ensureEnv,
@@ -20,9 +20,9 @@ import {
   TEST_LABEL,
   waitForHttp,
   type EnvInfo,
-} from '../support/docker-env.ts';
+} from './docker-env.ts';
 
-const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'env', 'demo-app', 'migrations');
+const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), 'env', 'demo-app', 'migrations');
 
 /** A demo stack of one test: its own owner name, state directory and data directory. */
 export interface Stack {

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { run } from '../../agent/lib/exec.ts';
+import { run } from '../agent/lib/exec.ts';
 
 /** A throwaway signing identity for test commits. */
 export interface Signer {

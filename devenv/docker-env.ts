@@ -5,10 +5,10 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentError } from '../../agent/core/errors.ts';
-import { run, type ExecOptions, type ExecResult } from '../../agent/lib/exec.ts';
+import { AgentError } from '../agent/core/errors.ts';
+import { run, type ExecOptions, type ExecResult } from '../agent/lib/exec.ts';
 
-/** One image of the test environment as pushed to its registry (see test/env/README.md). */
+/** One image of the test environment as pushed to its registry (see devenv/env/README.md). */
 export interface EnvImage {
   /** Local tag, e.g. `appliance-test/demo:v1`. */
   local: string;
@@ -42,7 +42,7 @@ export interface EnvInfo {
 /** Label key for everything tests start; clean up with {@link removeLabelled}. */
 export const TEST_LABEL = 'appliance-test.test';
 
-const upScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'env', 'up.sh');
+const upScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'env', 'up.sh');
 const upTimeoutMs = 20 * 60_000;
 
 /** The state directory of the test environment (`$APPLIANCE_TEST_ENV_DIR` or the default). */
@@ -53,7 +53,7 @@ export function envStateDir(): string {
 let pending: Promise<EnvInfo> | undefined;
 
 /**
- * Brings the test environment up (test/env/up.sh, once per process; it is quick when all is
+ * Brings the test environment up (devenv/env/up.sh, once per process; it is quick when all is
  * up already) and returns how to reach it.
  */
 export function ensureEnv(progress?: (line: string) => void): Promise<EnvInfo> {
@@ -121,7 +121,7 @@ function runUp(progress?: (line: string) => void): Promise<void> {
       reject(
         new AgentError(
           'TestEnvUpFailed',
-          `test/env/up.sh failed (${signal ?? String(code)}):\n${output.slice(-4000)}`,
+          `devenv/env/up.sh failed (${signal ?? String(code)}):\n${output.slice(-4000)}`,
           {
             data: { exitCode: code, signal },
           },

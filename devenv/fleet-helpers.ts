@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentStatus, ConditionType } from '../../agent/core/status.ts';
-import { signBody } from '../../agent/engine/webhook-auth.ts';
-import { docker, httpRequest, type EnvInfo } from '../support/docker-env.ts';
-import { agentStatus, waitFor, type Fleet } from '../support/fleet.ts';
+import type { AgentStatus, ConditionType } from '../agent/core/status.ts';
+import { signBody } from '../agent/engine/webhook-auth.ts';
+import { docker, httpRequest, type EnvInfo } from './docker-env.ts';
+import { agentStatus, waitFor, type Fleet } from './fleet.ts';
 
 /** A unique appliance name for a test file, so fleets never share containers. */
 export function uniqueName(prefix: string): string {

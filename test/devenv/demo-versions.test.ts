@@ -10,7 +10,7 @@ import {
   waitHealthy,
   type EnvInfo,
   type PostgresFixture,
-} from '../support/docker-env.ts';
+} from '../../devenv/docker-env.ts';
 
 const label = 'demo-versions';
 let env: EnvInfo;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings up the test environment (see test/env/README.md): Debian packages, a Docker engine,
+# Brings up the test environment (see devenv/env/README.md): Debian packages, a Docker engine,
 # base and app images built from Debian packages (cached by content), a local registry with
 # basic auth holding the images, and state files the tests read. Idempotent: quick when all is up.
 set -euo pipefail

@@ -7,8 +7,8 @@ import type {
   DesiredState,
   DesiredValue,
   DesiredVolume,
-} from '../../agent/core/desired.ts';
-import type { EnvConfig, Policies, Schedules } from '../../agent/core/config-types.gen.ts';
+} from '../agent/core/desired.ts';
+import type { EnvConfig, Policies, Schedules } from '../agent/core/config-types.gen.ts';
 
 /** Environment input: a literal, or `{ secret }` for a secret value. */
 export type EnvInput = Record<string, string | { secret: string }>;
