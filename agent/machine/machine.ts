@@ -12,7 +12,6 @@ import type { ExecContext, Executors, MachineDriver, Recoverers } from '../core/
 import { readMigrationRecords, updateMigrationRecords, withCurrent } from './migration-records.ts';
 import { observeMigration } from './observe-migration.ts';
 import { recoverExecutor, recoverRecoverer, type RecoverData } from './disaster-recovery-step.ts';
-import { expireSnapshots, type ExpiryResult } from './snapshot-expiry.ts';
 import { storageLayout } from './storage-layout.ts';
 
 /** What an ApplianceMachine is made of. */
@@ -149,14 +148,6 @@ export class ApplianceMachine implements MachineDriver {
         at: this.now().toISOString(),
       }),
     );
-  }
-
-  /** Deletes expired PRE_MIGRATE snapshots of the data path (the `snapshot_expiry` schedule). */
-  async expireSnapshots(now: Date = this.now()): Promise<ExpiryResult> {
-    const storage = this.storage;
-    if (storage === undefined) return { deleted: [], missing: [], kept: [], failed: [] };
-    const snapshots = await this.snapshotsAt(storage.root);
-    return expireSnapshots({ snapshots, desired: this.options.desired, now, log: this.log });
   }
 
   /** The snapshot driver of a data path (opened once). */
