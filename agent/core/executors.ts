@@ -2,7 +2,7 @@ import type { ActualState } from './actual.ts';
 import type { DesiredState } from './desired.ts';
 import type { JsonObject } from './json.ts';
 import type { Action, Step } from './steps.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Log as Logger } from './log.ts';
 
 /**
  * What an executor hands back after changing the machine: how to put it back if a later step

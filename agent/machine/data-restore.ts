@@ -1,10 +1,19 @@
 import type { MigrationRecord } from '../core/actual.ts';
 import type { JsonObject, JsonValue } from '../core/json.ts';
 import type { Step } from '../core/steps.ts';
-import type { DataStepDeps } from './data-steps.ts';
+import type { DockerClient } from '../drivers/docker/client.ts';
+import type { SnapshotDriver } from '../drivers/snapshot/driver.ts';
 import type { ExecContext, RecoverContext, Undo } from '../core/executors.ts';
 import { readMigrationRecords, recordOf, updateMigrationRecords, withCurrent } from './migration-records.ts';
 import { mergeUsers, recordedUsers, startUsers, stopVolumeUsers, volumePaths } from './volume-users.ts';
+
+/** What a restore needs (the data steps' dependencies have it). */
+export interface RestoreDeps {
+  docker: DockerClient;
+  owner: string;
+  stateDir: string;
+  snapshots: (root: string) => Promise<SnapshotDriver>;
+}
 
 /**
  * `snapshot.restore`: the snapshot's volumes replace the live ones (their users stopped, then
@@ -12,7 +21,7 @@ import { mergeUsers, recordedUsers, startUsers, stopVolumeUsers, volumePaths } f
  * puts them back. The migration record follows the data: it becomes the record of the image
  * the snapshot was taken under, and the snapshot is noted as restored (at most once).
  */
-export async function restoreNamed(d: DataStepDeps, step: Step<'snapshot.restore'>, ctx: ExecContext): Promise<Undo> {
+export async function restoreNamed(d: RestoreDeps, step: Step<'snapshot.restore'>, ctx: ExecContext): Promise<Undo> {
   const { name, root, volumes } = step.args;
   const snaps = await d.snapshots(root);
   const records = await readMigrationRecords(d.stateDir, d.owner);
@@ -50,7 +59,7 @@ export async function restoreNamed(d: DataStepDeps, step: Step<'snapshot.restore
 
 /** Puts the volumes a restore moved aside back in place, and the migration record as it was. */
 export async function undoRestore(
-  d: DataStepDeps,
+  d: RestoreDeps,
   step: Step<'snapshot.restore'>,
   out: JsonObject,
   ctx: RecoverContext,

@@ -1,10 +1,19 @@
-import type { RecoverOutcome } from '../backup/disaster-recovery.ts';
 import type { DesiredState } from '../core/desired.ts';
 import { AgentError } from '../core/errors.ts';
 import type { Executor, Recoverer } from '../core/executors.ts';
 
-/** Restores a fresh appliance's data as env.yml asks (see agent/backup/recover.ts). */
-export type RecoverData = (desired: DesiredState) => Promise<RecoverOutcome>;
+/** What a recovery did, as far as the step reports it (backup/disaster-recovery.ts returns one). */
+export type RecoveryReport =
+  | { kind: 'not-requested' }
+  | { kind: 'data-present'; data: { files: number; database: string } }
+  | {
+      kind: 'recovered-backup';
+      result: { snapshot: { id: string; shortId: string }; files: number; tables: number; rows: number };
+    }
+  | { kind: 'recovered-dump'; file: string; tables: number; rows: number };
+
+/** Restores a fresh appliance's data as env.yml asks (see agent/backup/disaster-recovery.ts). */
+export type RecoverData = (desired: DesiredState) => Promise<RecoveryReport>;
 
 /**
  * The `data.recover` step. It leaves nothing to undo: it only ever writes into an empty
