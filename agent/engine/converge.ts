@@ -3,7 +3,7 @@ import type { DesiredState } from '../core/desired.ts';
 import { AgentError } from '../core/errors.ts';
 import { hostPathsOf } from '../core/normalize.ts';
 import { describeAge } from '../core/plan-migrate.ts';
-import { plan, type Plan } from '../core/plan.ts';
+import { downloadPhase, plan, type Plan } from '../core/plan.ts';
 import type { Step } from '../core/steps.ts';
 import { classifyFailedApply } from '../core/update-failure.ts';
 import type { Logger } from '../lib/log.ts';
@@ -37,7 +37,7 @@ export interface ApplyResult {
   revision: string;
   /** True only when, after applying, a fresh observation plans no step, conflict or refusal. */
   applied: boolean;
-  /** The plan that was applied (downloads first, then the rest). */
+  /** The plan that was applied (the download phase first, then the rest). */
   plan: Plan;
   changeSet: Change[];
   /** What the plan still wanted after applying (empty steps when `applied`). */
@@ -112,21 +112,20 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
 
-  // Downloads first, as a transaction of their own: nothing is down meanwhile, and the new images
-  // can then be asked about their migrations, so the rest of the plan is exact.
-  const pulls = first.steps.filter((s) => s.action === 'image.pull');
+  // The planner's download phase first (see PHASE): then the rest is planned again, exactly.
+  const downloads = downloadPhase(first);
   let steps = first.steps;
   let changeSet: Change[] = [];
   let error: AgentError | undefined;
-  if (pulls.length > 0 && pulls.length < first.steps.length) {
-    const outcome = await run({ ...first, steps: pulls.map((s) => ({ ...s, after: [] })) });
+  if (downloads !== undefined) {
+    const outcome = await run(downloads);
     changeSet = outcome.changeSet;
     error = outcome.error;
     if (error === undefined) {
       before = await observe();
       const replanned = planOf(before);
       steps = replanned.steps;
-      first = { ...replanned, steps: [...pulls, ...replanned.steps] };
+      first = { ...replanned, steps: [...downloads.steps, ...replanned.steps] };
     }
   }
   if (error === undefined && steps.length > 0) {
