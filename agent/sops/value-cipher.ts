@@ -19,11 +19,6 @@ export function isEncValue(s: string): boolean {
   return ENC_RE.test(s);
 }
 
-/** The `type:` field of an ENC value, or undefined if `s` is not one. */
-export function encTypeOf(s: string): string | undefined {
-  return ENC_RE.exec(s)?.[4];
-}
-
 /** The bytes sops encrypts (and hashes into the MAC) for a value: Go's `ToBytes`. */
 export function plaintextOf(value: Leaf | Comment): { type: EncType; bytes: Buffer } {
   switch (value.kind) {
