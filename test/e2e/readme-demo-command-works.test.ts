@@ -33,7 +33,7 @@ test("the README's main command brings the demo up, and every step of its printe
     if (demo.exitCode === null) demo.kill('SIGINT');
     await exited;
     await removeOwned(env, name);
-    await run('bash', [join(root, 'test', 'env', 'btrfs.sh'), 'down', `demo-${name}`]);
+    await run('bash', [join(root, 'devenv', 'env', 'btrfs.sh'), 'down', `demo-${name}`]);
   });
 
   await waitFor('the demo to print its walkthrough', 900_000, () => {
