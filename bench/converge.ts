@@ -1,9 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../agent/lib/exec.ts';
-import { ensureEnv, httpRequest, type EnvInfo } from '../test/support/docker-env.ts';
-import { agentStatus, createFleet, removeOwned, startAgent, waitFor, type Fleet } from '../test/support/fleet.ts';
-import { fleetRoot, uniqueName, webhook } from '../test/e2e/helpers.ts';
+import { ensureEnv, httpRequest, type EnvInfo } from '../devenv/docker-env.ts';
+import { agentStatus, createFleet, removeOwned, startAgent, waitFor, type Fleet } from '../devenv/fleet.ts';
+import { fleetRoot, uniqueName, webhook } from '../devenv/fleet-helpers.ts';
 import { median, target } from './lib/targets.ts';
 
 /**

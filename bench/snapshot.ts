@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { JournalRecord } from '../agent/engine/journal.ts';
 import { openSnapshots } from '../agent/drivers/snapshot/store.ts';
-import { loopBtrfs } from '../test/env/btrfs.ts';
-import { makeStack, withDemoCommands } from '../test/engine/harness.ts';
-import { docker, ensureEnv, waitForHttp, type EnvInfo } from '../test/support/docker-env.ts';
+import { loopBtrfs } from '../devenv/env/btrfs.ts';
+import { makeStack, withDemoCommands } from '../devenv/engine-stack.ts';
+import { docker, ensureEnv, waitForHttp, type EnvInfo } from '../devenv/docker-env.ts';
 import { dumpAndRestore, fillTo, snapshotAndRestore, startBenchPostgres } from './lib/pg-bench.ts';
 import { median, target } from './lib/targets.ts';
 

@@ -2,8 +2,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../agent/lib/exec.ts';
-import { createBareRepo, tempDir } from '../test/support/git-repo.ts';
-import { startGitServer } from '../test/support/git-server.ts';
+import { createBareRepo, tempDir } from '../devenv/git-repo.ts';
+import { startGitServer } from '../devenv/git-server.ts';
 import { buildBenchRepo } from './lib/build-repo.ts';
 import { ensurePackages, median, target } from './lib/targets.ts';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { loopBtrfs } from '../test/env/btrfs.ts';
-import { ensureEnv, waitForHttp } from '../test/support/docker-env.ts';
-import { createFleet, removeOwned, startAgent, agentStatus, waitFor } from '../test/support/fleet.ts';
+import { loopBtrfs } from '../devenv/env/btrfs.ts';
+import { ensureEnv, waitForHttp } from '../devenv/docker-env.ts';
+import { createFleet, removeOwned, startAgent, agentStatus, waitFor } from '../devenv/fleet.ts';
 import { run } from '../agent/lib/exec.ts';
 
 /**

@@ -5,7 +5,7 @@ import { requireRestic, withJob, type AppControl, type BackupContext, type State
 import { stageDatabaseFromSnapshot, type StagedDatabase } from './restore-database.ts';
 import { discardStaged, stageVolumes, swapInVolumes, verifyStaged, type StagedVolume } from './restore-files.ts';
 import { backupUnlocked } from './run-backup.ts';
-import { readManifest, resolveSnapshot, type BackupListing } from './snapshots.ts';
+import { readManifest, resolveSnapshot, type BackupListing } from './restic-snapshots.ts';
 
 export type RestorePhase = 'manifest' | 'stop' | 'pre-restore' | 'files' | 'database' | 'swap' | 'start';
 

@@ -1,6 +1,6 @@
 import type { DesiredState } from '../core/desired.ts';
 import { openSnapshots } from '../drivers/snapshot/store.ts';
-import { storageLayout } from '../engine/storage-layout.ts';
+import { storageLayout } from '../machine/storage-layout.ts';
 import type { Logger } from '../lib/log.ts';
 import type { StateSnapshotter } from './context.ts';
 

@@ -7,7 +7,7 @@ import { withBackupMount } from '../drivers/restic/mount.ts';
 import { backupPaths, requireRestic, withJob, type BackupContext } from './context.ts';
 import { scanVolumes } from './file-manifest.ts';
 import { stageDatabaseFromSnapshot } from './restore-database.ts';
-import { readManifest, resolveSnapshot } from './snapshots.ts';
+import { readManifest, resolveSnapshot } from './restic-snapshots.ts';
 
 export interface CheckOutcome {
   ok: boolean;

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { AgentBackups, dataRecovery } from '../backup/agent-backups.ts';
 import { loadBootstrap } from '../config/bootstrap.ts';
 import { decryptEnvWith } from '../config/decrypt-env.ts';
-import { loadIdentities } from '../config/sops/index.ts';
-import type { BootstrapConfig } from '../config/types.gen.ts';
+import { loadIdentities } from '../sops/index.ts';
+import type { BootstrapConfig } from '../core/config-types.gen.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
@@ -18,7 +18,7 @@ import {
   type Notice,
 } from '../core/status.ts';
 import { createCycle } from '../engine/cycle.ts';
-import { dockerMachine } from '../engine/docker-machine.ts';
+import { dockerMachine } from '../machine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
 import { Reconciler } from '../engine/reconciler.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';

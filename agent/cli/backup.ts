@@ -4,7 +4,7 @@ import { dockerAppControl } from '../backup/app-control.ts';
 import { createBackupContext, type BackupContext } from '../backup/context.ts';
 import { restoreBackup } from '../backup/restore.ts';
 import { runBackup } from '../backup/run-backup.ts';
-import { listBackups } from '../backup/snapshots.ts';
+import { listBackups } from '../backup/restic-snapshots.ts';
 import { btrfsSnapshotter } from '../backup/state-snapshotter.ts';
 import { checkRepository, restoreTest } from '../backup/verify.ts';
 import { envFile } from '../config/load.ts';

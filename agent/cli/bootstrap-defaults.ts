@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadBootstrap } from '../config/bootstrap.ts';
-import type { BootstrapConfig } from '../config/types.gen.ts';
+import type { BootstrapConfig } from '../core/config-types.gen.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
 

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AgentError, describeError } from '../core/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
-import { sha256Hex } from '../provision/container.ts';
-import { recoverFromScan } from '../provision/recover.ts';
+import { sha256Hex } from '../provision/recovery-archive.ts';
+import { recoverFromScan } from '../provision/read-recovery-sheet.ts';
 import { processIo, type CliIo } from './io.ts';
 import { pathExists } from '../lib/fs.ts';
 

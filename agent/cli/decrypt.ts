@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
-import { decryptSopsToText, loadIdentities, resolveIdentityFile, type Format } from '../config/sops/index.ts';
+import { decryptSopsToText, loadIdentities, resolveIdentityFile, type Format } from '../sops/index.ts';
 
 import { processIo, type CliIo } from './io.ts';
 

@@ -3,7 +3,7 @@ import type { DesiredState } from '../core/desired.ts';
 import { formatIssue } from '../core/result.ts';
 import { decryptEnvFromIdentityFile } from '../config/decrypt-env.ts';
 import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts';
-import { resolveIdentityFile } from '../config/sops/index.ts';
+import { resolveIdentityFile } from '../sops/index.ts';
 import { createLogger } from '../lib/log.ts';
 import { loadCredentials, openSource } from '../source/index.ts';
 import { assertDir } from './validate.ts';

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { AgentError } from '../core/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
-import { encryptSops, type EncryptionRule, type Format } from '../config/sops/index.ts';
+import { encryptSops, type EncryptionRule, type Format } from '../sops/index.ts';
 import { formatOf, inputTypeOption, readInput, reportErrors } from './decrypt.ts';
 import { processIo, type CliIo } from './io.ts';
 

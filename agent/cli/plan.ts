@@ -5,7 +5,7 @@ import { describeError, isAgentError } from '../core/errors.ts';
 import { hostPathsOf } from '../core/normalize.ts';
 import { plan } from '../core/plan.ts';
 import { planJson, renderPlan } from '../core/plan-render.ts';
-import { dockerMachine } from '../engine/docker-machine.ts';
+import { dockerMachine } from '../machine/docker-machine.ts';
 import { readInventory, readSpecKey } from '../engine/state-files.ts';
 import { loadDesiredForCli, type DesiredInputOptions } from './desired-input.ts';
 import { bootstrapOption, DEFAULT_STATE_DIR, withBootstrapDefaults, type MachineFlags } from './bootstrap-defaults.ts';

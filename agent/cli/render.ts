@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { describeError, isAgentError } from '../core/errors.ts';
 import { maskDesired } from '../core/desired.ts';
-import { formatDesiredText } from '../config/render-text.ts';
+import { formatDesiredText } from '../core/render-text.ts';
 import { loadDesiredForCli, type DesiredInputDeps, type DesiredInputOptions } from './desired-input.ts';
 import { processIo, type CliIo } from './io.ts';
 

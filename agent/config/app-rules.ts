@@ -1,7 +1,13 @@
 import type { ConfigIssue } from '../core/result.ts';
 import { valueRefs } from './refs.ts';
 import type { JsonValue } from '../core/json.ts';
-import type { AppCommand, AppDefinition, Environment, AppService, MigrationStatusCommand } from './types.gen.ts';
+import type {
+  AppCommand,
+  AppDefinition,
+  Environment,
+  AppService,
+  MigrationStatusCommand,
+} from '../core/config-types.gen.ts';
 
 /** Errors and warnings found by a cross-field rule. */
 export interface Findings {

@@ -2,7 +2,7 @@ import { isLoopbackHost } from '../core/loopback.ts';
 import type { ConfigIssue, ConfigResult } from '../core/result.ts';
 import { parseYamlObject } from './parse-yaml.ts';
 import { validateDocument } from './schemas.ts';
-import type { BootstrapConfig } from './types.gen.ts';
+import type { BootstrapConfig } from '../core/config-types.gen.ts';
 
 /**
  * Parses and checks the agent's bootstrap file (e.g. /etc/appliance/bootstrap.yml), filling in

@@ -2,7 +2,7 @@ import type { JsonValue } from '../core/json.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import { commandEntries, type Findings } from './app-rules.ts';
 import { refProblem, valueRefs } from './refs.ts';
-import type { AppDefinition, ApplianceConfig, EnvConfig } from './types.gen.ts';
+import type { AppDefinition, ApplianceConfig, EnvConfig } from '../core/config-types.gen.ts';
 
 /** The three documents of one appliance, each already valid against its schema. */
 export interface ApplianceDocs {

@@ -1,8 +1,8 @@
 import type { ConfigIssue } from '../core/result.ts';
 import type { DecryptEnv } from './load.ts';
-import { sopsError } from './sops/errors.ts';
-import { decryptSops, loadIdentities } from './sops/index.ts';
-import { unprotectedLeaves } from './sops/unprotected.ts';
+import { sopsError } from '../sops/errors.ts';
+import { decryptSops, loadIdentities } from '../sops/index.ts';
+import { unprotectedLeaves } from '../sops/unprotected.ts';
 
 /**
  * A DecryptEnv that opens SOPS files with these age identities (MAC verified, size capped). The

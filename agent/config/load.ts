@@ -10,7 +10,7 @@ import { SCHEMAS, validateDocument, validateEncryptedEnv } from './schemas.ts';
 import { collectSecretPaths } from './schema-walk.ts';
 import { checkAppliance, checkEnv } from './site-rules.ts';
 import { checkSopsShape } from './sops-shape.ts';
-import type { AppDefinition, ApplianceConfig, EnvConfig } from './types.gen.ts';
+import type { AppDefinition, ApplianceConfig, EnvConfig } from '../core/config-types.gen.ts';
 
 /**
  * Where the loader reads repository files from: a directory, a git tree, a test fixture. Both

@@ -10,7 +10,7 @@ import type {
 import type { JsonValue } from '../core/json.ts';
 import { commandEntries, startOrder } from './app-rules.ts';
 import { resolveRef, resolveValue, scalarText } from './refs.ts';
-import type { AppDefinition, ApplianceConfig, AppService, EnvConfig } from './types.gen.ts';
+import type { AppDefinition, ApplianceConfig, AppService, EnvConfig } from '../core/config-types.gen.ts';
 
 /** Inputs of `resolveDesired`: documents that passed their schemas and every cross-field rule. */
 export interface ResolveInput {

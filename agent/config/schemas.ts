@@ -9,7 +9,7 @@ import { ok, type ConfigIssue, type ConfigResult } from '../core/result.ts';
 import { ajvErrorsToIssues } from './ajv-issues.ts';
 import { relaxLeaves } from './relax-schema.ts';
 import { orderLikeSchema } from './schema-walk.ts';
-import type { AppDefinition, ApplianceConfig, BootstrapConfig, EnvConfig } from './types.gen.ts';
+import type { AppDefinition, ApplianceConfig, BootstrapConfig, EnvConfig } from '../core/config-types.gen.ts';
 
 /** The schemas in schema/, by the kind of file they describe. */
 export const SCHEMAS = {

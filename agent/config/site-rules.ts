@@ -1,7 +1,7 @@
 import { parseCron } from '../core/cron.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import type { Findings } from './app-rules.ts';
-import type { ApplianceConfig, EnvConfig } from './types.gen.ts';
+import type { ApplianceConfig, EnvConfig } from '../core/config-types.gen.ts';
 
 /** Rules inside a decrypted env.yml that its schema cannot express. */
 export function checkEnv(env: EnvConfig, file: string): Findings {

@@ -1,4 +1,4 @@
-import type { BackupMount, BackupPolicy } from '../config/types.gen.ts';
+import type { BackupMount, BackupPolicy } from './config-types.gen.ts';
 import type { DesiredState } from './desired.ts';
 import { containerName } from './names.ts';
 

@@ -1,4 +1,4 @@
-import type { EnvConfig, Policies, Schedules } from '../config/types.gen.ts';
+import type { EnvConfig, Policies, Schedules } from './config-types.gen.ts';
 import type { JsonObject, JsonValue } from './json.ts';
 
 /**

@@ -3,10 +3,10 @@ import type { DesiredState } from './desired.ts';
 import { NEXT_SUFFIX, PREV_SUFFIX } from './names.ts';
 import { desiredContainers, desiredNetworks, desiredVolumes, type DesiredContainer } from './normalize.ts';
 import { migrationBlocked, planMigration, type MigrationPlan, type PlanRefusal } from './plan-migrate.ts';
-import { planRecovery } from './plan-recover.ts';
+import { planRecovery } from './plan-disaster-recovery.ts';
 import { orderSteps, wireAfter, type StepMeta } from './plan-order.ts';
 import { diffSpecs, shortRef } from './spec-diff.ts';
-import { RISK, type Action, type Step, type StepArgs } from './steps.ts';
+import { PHASE, RISK, type Action, type Step, type StepArgs } from './steps.ts';
 
 /** Something the plan leaves alone, with why. */
 export interface PlanNote {
@@ -35,6 +35,17 @@ export interface PlanOptions {
   lastApplied?: Inventory;
   /** The appliance's key for secret digests in specs (see `secretDigest`). */
   specKey: string;
+}
+
+/**
+ * The download phase of a plan (see PHASE): its downloads alone, to apply before the rest and
+ * plan again after. Undefined when the plan has no downloads, or nothing but downloads (then
+ * the plan is applied as one).
+ */
+export function downloadPhase(p: Plan): Plan | undefined {
+  const downloads = p.steps.filter((s) => PHASE[s.action] === 'download');
+  if (downloads.length === 0 || downloads.length === p.steps.length) return undefined;
+  return { ...p, steps: downloads.map((s) => ({ ...s, after: [] })) };
 }
 
 /**

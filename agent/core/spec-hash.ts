@@ -1,4 +1,5 @@
-import { hmacSha256, sha256, toHex } from './sha256.ts';
+// Hashing is the one node: module core may use: pure, synchronous, and the same on every machine.
+import { createHash, createHmac } from 'node:crypto';
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
 export function canonicalJson(value: unknown): string {
@@ -7,7 +8,7 @@ export function canonicalJson(value: unknown): string {
 
 /** Hex SHA-256 of the canonical JSON of a value. */
 export function hashOf(value: unknown): string {
-  return toHex(sha256(canonicalJson(value)));
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
 /**
@@ -16,7 +17,7 @@ export function hashOf(value: unknown): string {
  * key it cannot be used to test guesses of a (possibly short) secret.
  */
 export function secretDigest(specKey: string, name: string, value: string): string {
-  return `hmac-sha256:${toHex(hmacSha256(specKey, `${name}\u0000${value}`))}`;
+  return `hmac-sha256:${createHmac('sha256', specKey).update(`${name}\u0000${value}`).digest('hex')}`;
 }
 
 function sortDeep(value: unknown): unknown {

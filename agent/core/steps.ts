@@ -109,6 +109,31 @@ export const RISK: { [A in Action]: Risk } = {
   'data.recover': 'safe',
 };
 
+/**
+ * The phase of each action. A plan is applied in two: its downloads first, as a transaction of
+ * their own (nothing is down meanwhile, and the new images can then be asked about their
+ * migrations), then the changes, planned again after the downloads.
+ */
+export type Phase = 'download' | 'change';
+
+export const PHASE: { [A in Action]: Phase } = {
+  'image.pull': 'download',
+  'network.create': 'change',
+  'network.remove': 'change',
+  'volume.create': 'change',
+  'container.create': 'change',
+  'container.replace': 'change',
+  'container.start': 'change',
+  'container.rename': 'change',
+  'container.remove': 'change',
+  'container.stop': 'change',
+  'snapshot.create': 'change',
+  'snapshot.restore': 'change',
+  'app.migrate': 'change',
+  'app.reverse-migrate': 'change',
+  'data.recover': 'change',
+};
+
 /** Actions that change the database's contents: each needs a snapshot before it. */
 export const DATA_CHANGING: readonly Action[] = ['app.migrate', 'app.reverse-migrate', 'snapshot.restore'];
 

@@ -9,9 +9,9 @@ import { planJson } from '../core/plan-render.ts';
 import { loadDesired, type DecryptEnv, type RepoReader } from '../config/load.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SecretRegistry } from '../lib/secrets.ts';
-import { applyOnce, type ApplyResult } from './apply-once.ts';
-import { expireDesiredSnapshots } from './snapshot-expiry.ts';
-import type { MachineDriver } from './executors.ts';
+import { applyOnce, type ApplyResult } from './converge.ts';
+import { expireDesiredSnapshots } from '../machine/snapshot-expiry.ts';
+import type { MachineDriver } from '../core/executors.ts';
 import type { Cycle } from './reconciler.ts';
 
 /** What the cycle needs of the config source (GitSource in production). */

@@ -1,7 +1,7 @@
 import type { JsonValue } from '../core/json.ts';
 import { commandEntries } from '../config/app-rules.ts';
 import { valueRefs } from '../config/refs.ts';
-import type { AppDefinition } from '../config/types.gen.ts';
+import type { AppDefinition } from '../core/config-types.gen.ts';
 import type { SecretKind } from './generate-secrets.ts';
 
 /** What an app definition reads from env.yml, as found in its references. */

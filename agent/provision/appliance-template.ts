@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { AppDefinition } from '../config/types.gen.ts';
+import type { AppDefinition } from '../core/config-types.gen.ts';
 
 /** What a new appliance.yml is made from. */
 export interface ApplianceTemplateOptions {

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { AgentError } from '../core/errors.ts';
 import { formatIssue } from '../core/result.ts';
 import { loadBootstrap } from '../config/bootstrap.ts';
-import type { BootstrapConfig, TrustedSigner } from '../config/types.gen.ts';
+import type { BootstrapConfig, TrustedSigner } from '../core/config-types.gen.ts';
 import { parseCredentials } from '../source/credentials.ts';
 import { AGE_IDENTITY_PATH } from './user-data.ts';
 

@@ -3,7 +3,7 @@ import type { ConfigIssue } from '../core/result.ts';
 import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { envFile, type RepoReader } from '../config/load.ts';
 import { dirRepoReader } from '../config/repo-dir.ts';
-import { encryptSops, generateIdentity } from '../config/sops/index.ts';
+import { encryptSops, generateIdentity } from '../sops/index.ts';
 import { validateRepo } from '../config/validate-repo.ts';
 import { appNeeds } from './app-needs.ts';
 import { renderApplianceYml } from './appliance-template.ts';
@@ -13,7 +13,7 @@ import { generateEnv } from './env-template.ts';
 import { generateToken, type SecretKind } from './generate-secrets.ts';
 import { renderSeedUserData } from './seed-user-data.ts';
 import { assertRecipients, matchRule, upsertApplianceRule } from './sops-rules.ts';
-import type { TrustedSigner } from '../config/types.gen.ts';
+import type { TrustedSigner } from '../core/config-types.gen.ts';
 import { renderMetaData } from './user-data.ts';
 import type { LoadedApp } from './select-app.ts';
 

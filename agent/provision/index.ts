@@ -17,7 +17,7 @@ export {
   type ProgressFn,
 } from './recovery-pdf.ts';
 export { recipientFingerprint, manualRecipe, type RecoverySummary } from './recovery-text.ts';
-export { recoverFromScan, readPng, type RecoverFromScanOptions, type RecoveredFiles } from './recover.ts';
+export { recoverFromScan, readPng, type RecoverFromScanOptions, type RecoveredFiles } from './read-recovery-sheet.ts';
 export { decodeQrCodes, type RgbaImage } from './qr-scan.ts';
-export { packContainer, unpackContainer, sha256Hex } from './container.ts';
+export { packContainer, unpackContainer, sha256Hex } from './recovery-archive.ts';
 export { FILE_NAME_RE, type NamedFile } from './tar.ts';

@@ -1,7 +1,7 @@
 import PDFDocument from 'pdfkit';
-import { splitIntoChunks, type Chunk } from '../core/qr-chunks.ts';
+import { splitIntoChunks, type Chunk } from './qr-chunks.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
-import { packContainer, sha256, sha256Hex } from './container.ts';
+import { packContainer, sha256, sha256Hex } from './recovery-archive.ts';
 import { CODES_PER_PAGE, drawQrCode, GRID, PAGE, slotPosition } from './qr-draw.ts';
 import {
   checkSummary,

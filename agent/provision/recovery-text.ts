@@ -1,6 +1,6 @@
 import { AgentError } from '../core/errors.ts';
-import { DEFAULT_PAYLOAD_CHARS } from '../core/qr-chunks.ts';
-import { sha256Hex } from './container.ts';
+import { DEFAULT_PAYLOAD_CHARS } from './qr-chunks.ts';
+import { sha256Hex } from './recovery-archive.ts';
 import { PAGE } from './qr-draw.ts';
 import { publicUrl } from '../lib/public-url.ts';
 

@@ -2,7 +2,7 @@ import { AgentError, isAgentError } from '../core/errors.ts';
 import { applianceFile, envFile } from '../config/load.ts';
 import { parseYamlObject } from '../config/parse-yaml.ts';
 import { dirRepoReader } from '../config/repo-dir.ts';
-import { decryptSops, decryptSopsToText, rotateSops, updateSops } from '../config/sops/index.ts';
+import { decryptSops, decryptSopsToText, rotateSops, updateSops } from '../sops/index.ts';
 import { appNeeds, type AppNeeds } from './app-needs.ts';
 import { regenerateSecrets } from './rotate-env.ts';
 import { selectApp } from './select-app.ts';

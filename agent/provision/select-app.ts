@@ -4,7 +4,7 @@ import { checkApp } from '../config/app-rules.ts';
 import type { RepoReader } from '../config/load.ts';
 import { parseYamlObject } from '../config/parse-yaml.ts';
 import { validateDocument } from '../config/schemas.ts';
-import type { AppDefinition } from '../config/types.gen.ts';
+import type { AppDefinition } from '../core/config-types.gen.ts';
 
 /** An app definition of the config repository, checked. */
 export interface LoadedApp {

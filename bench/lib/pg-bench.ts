@@ -2,7 +2,7 @@ import type { SnapshotVolume } from '../../agent/core/steps.ts';
 import { DockerClient } from '../../agent/drivers/docker/client.ts';
 import { waitReady } from '../../agent/drivers/docker/health.ts';
 import type { SnapshotDriver } from '../../agent/drivers/snapshot/driver.ts';
-import { docker, TEST_LABEL, waitHealthy, type EnvInfo } from '../../test/support/docker-env.ts';
+import { docker, TEST_LABEL, waitHealthy, type EnvInfo } from '../../devenv/docker-env.ts';
 
 /** A PostgreSQL container of the test environment whose data directory is a given host directory. */
 export interface BenchPostgres {

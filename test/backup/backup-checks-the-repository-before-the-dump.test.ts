@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { runBackup, type BackupPhase } from '../../agent/backup/run-backup.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { Restic } from '../../agent/drivers/restic/restic.ts';
-import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
+import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../../devenv/docker-env.ts';
 import { pgPassword, sql, testContext, testTarget } from './helpers.ts';
 
 const LABEL = 'backup-repo-first';

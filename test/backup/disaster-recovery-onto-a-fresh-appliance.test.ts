@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { createGzip } from 'node:zlib';
-import { recoverIfRequested } from '../../agent/backup/recover.ts';
+import { recoverIfRequested } from '../../agent/backup/disaster-recovery.ts';
 import { runBackup } from '../../agent/backup/run-backup.ts';
 import {
   openPostgresSuite,
@@ -15,7 +15,7 @@ import {
   waitForHttp,
   type EnvInfo,
   type PostgresFixture,
-} from '../support/docker-env.ts';
+} from '../../devenv/docker-env.ts';
 import { databaseDigest, pgPassword, seedFiles, sql, testContext, testTarget, treeDigest } from './helpers.ts';
 
 const LABEL = 'backup-dr';

@@ -3,9 +3,9 @@ import { access, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runBackup } from '../../agent/backup/run-backup.ts';
-import { listBackups } from '../../agent/backup/snapshots.ts';
+import { listBackups } from '../../agent/backup/restic-snapshots.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
-import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
+import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../../devenv/docker-env.ts';
 import { pgPassword, sql, testContext, testTarget } from './helpers.ts';
 
 const LABEL = 'backup-guards';

@@ -9,7 +9,7 @@ import { runBackup } from '../../agent/backup/run-backup.ts';
 import { STAGE_DIR } from '../../agent/backup/frozen-volumes.ts';
 import { restoreTest } from '../../agent/backup/verify.ts';
 import { btrfsOps } from '../../agent/drivers/snapshot/volume-ops.ts';
-import { loopBtrfs, type LoopBtrfs } from '../env/btrfs.ts';
+import { loopBtrfs, type LoopBtrfs } from '../../devenv/env/btrfs.ts';
 import { seedFiles, testContext, testTarget, treeDigest } from './helpers.ts';
 
 let fs: LoopBtrfs;

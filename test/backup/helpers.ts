@@ -7,7 +7,7 @@ import pg from 'pg';
 import { createBackupContext, type BackupContext } from '../../agent/backup/context.ts';
 import type { BackupTarget, BackupVolume } from '../../agent/core/backup-target.ts';
 import { createLogger } from '../../agent/lib/log.ts';
-import type { EnvInfo, PostgresFixture } from '../support/docker-env.ts';
+import type { EnvInfo, PostgresFixture } from '../../devenv/docker-env.ts';
 
 /** A restic password long enough for the schema (and easy to search for in output). */
 export const REPO_PASSWORD = 'restic-pass-7a4f1c9e2b';

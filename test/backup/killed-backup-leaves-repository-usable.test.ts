@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { runBackup } from '../../agent/backup/run-backup.ts';
-import { listBackups } from '../../agent/backup/snapshots.ts';
+import { listBackups } from '../../agent/backup/restic-snapshots.ts';
 import { checkRepository, restoreTest } from '../../agent/backup/verify.ts';
 import { removeAll, tempRoot, testContext, testTarget } from './helpers.ts';
 

@@ -6,8 +6,8 @@ import { after, before, test } from 'node:test';
 import { btrfsSnapshotter } from '../../agent/backup/state-snapshotter.ts';
 import { openSnapshots } from '../../agent/drivers/snapshot/store.ts';
 import { createLogger } from '../../agent/lib/log.ts';
-import { loopBtrfs, type LoopBtrfs } from '../env/btrfs.ts';
-import { demoDesired } from '../support/desired-builder.ts';
+import { loopBtrfs, type LoopBtrfs } from '../../devenv/env/btrfs.ts';
+import { demoDesired } from '../../devenv/desired-builder.ts';
 
 const log = createLogger({ level: 'silent' });
 let fs: LoopBtrfs;

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { restoreBackup } from '../../agent/backup/restore.ts';
 import { runBackup } from '../../agent/backup/run-backup.ts';
-import { listBackups } from '../../agent/backup/snapshots.ts';
+import { listBackups } from '../../agent/backup/restic-snapshots.ts';
 import { restoreTest } from '../../agent/backup/verify.ts';
-import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../support/docker-env.ts';
+import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../../devenv/docker-env.ts';
 import {
   databaseDigest,
   pgPassword,

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { BackupScheduler } from '../../agent/backup/scheduler.ts';
 import { runBackup } from '../../agent/backup/run-backup.ts';
 import { createLogger } from '../../agent/lib/log.ts';
-import { listBackups } from '../../agent/backup/snapshots.ts';
+import { listBackups } from '../../agent/backup/restic-snapshots.ts';
 import { removeAll, tempRoot, testContext, testTarget } from './helpers.ts';
 
 let root: string;

@@ -8,9 +8,9 @@ import { parseDocument } from 'yaml';
 import { register } from '../../agent/cli/backup.ts';
 import type { CliIo } from '../../agent/cli/io.ts';
 import { Restic } from '../../agent/drivers/restic/restic.ts';
-import { editEnv } from '../../scripts/edit-env.ts';
+import { editEnv } from '../../devenv/edit-env.ts';
 import { removeAll, tempRoot } from '../backup/helpers.ts';
-import { docker, ensureEnv, removeLabelled, TEST_LABEL, waitHealthy, type EnvInfo } from '../support/docker-env.ts';
+import { docker, ensureEnv, removeLabelled, TEST_LABEL, waitHealthy, type EnvInfo } from '../../devenv/docker-env.ts';
 
 const LABEL = 'cli-backup';
 const NAME = 'clibk';

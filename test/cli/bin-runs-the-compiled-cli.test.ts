@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../agent/lib/exec.ts';
-import { tempDir } from '../support/git-repo.ts';
+import { tempDir } from '../../devenv/git-repo.ts';
 
 const projectRoot = join(import.meta.dirname, '..', '..');
 

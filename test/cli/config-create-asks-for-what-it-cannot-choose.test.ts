@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { git } from '../support/git-repo.ts';
+import { git } from '../../devenv/git-repo.ts';
 import { exampleWorkTree, runConfig, SIGNER_FILE } from '../provision/appliance-repo.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'appliance.js');

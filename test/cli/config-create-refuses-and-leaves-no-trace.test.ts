@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { git } from '../support/git-repo.ts';
+import { git } from '../../devenv/git-repo.ts';
 import { createShop, exampleWorkTree, runConfig } from '../provision/appliance-repo.ts';
 
 async function exists(path: string): Promise<boolean> {

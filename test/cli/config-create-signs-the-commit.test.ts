@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
-import { createSshSigner, type Signer } from '../support/signers.ts';
-import { git } from '../support/git-repo.ts';
+import { createSshSigner, type Signer } from '../../devenv/signers.ts';
+import { git } from '../../devenv/git-repo.ts';
 import { decryptEnv, exampleWorkTree, OPERATOR_RECIPIENT, runConfig } from '../provision/appliance-repo.ts';
 
 /** Makes the signer the repository's signing key (repo-local git config, as a user would). */

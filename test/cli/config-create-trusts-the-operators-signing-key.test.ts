@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { TrustedSigner } from '../../agent/config/types.gen.ts';
+import type { TrustedSigner } from '../../agent/core/config-types.gen.ts';
 import { pathExists } from '../../agent/lib/fs.ts';
-import { createGpgSigner, createSshSigner, type Signer } from '../support/signers.ts';
-import { git } from '../support/git-repo.ts';
+import { createGpgSigner, createSshSigner, type Signer } from '../../devenv/signers.ts';
+import { git } from '../../devenv/git-repo.ts';
 import { exampleWorkTree, OPERATOR_RECIPIENT, runConfig } from '../provision/appliance-repo.ts';
 
 const create = (repo: string, out: string): string[] =>

@@ -12,8 +12,8 @@ import { checkSopsConfig, recipientsFromSopsConfig } from '../../agent/config/so
 import { validateRepo } from '../../agent/config/validate-repo.ts';
 import { parseCredentials } from '../../agent/source/credentials.ts';
 import { run } from '../../agent/lib/exec.ts';
-import { createSshSigner } from '../support/signers.ts';
-import { git } from '../support/git-repo.ts';
+import { createSshSigner } from '../../devenv/signers.ts';
+import { git } from '../../devenv/git-repo.ts';
 import { captureIo } from './golden.ts';
 import {
   decryptEnv,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { dirRepoReader } from '../../agent/config/repo-dir.ts';
 import { recipientsFromSopsConfig } from '../../agent/config/sops-config.ts';
-import { git } from '../support/git-repo.ts';
+import { git } from '../../devenv/git-repo.ts';
 import {
   decryptEnv,
   exampleWorkTree,

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonValue } from '../../agent/core/json.ts';
 import { dkimTxtValue } from '../../agent/provision/generate-secrets.ts';
-import { git } from '../support/git-repo.ts';
+import { git } from '../../devenv/git-repo.ts';
 import {
   decryptEnv,
   exampleWorkTree,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runImportLegacy } from '../../agent/cli/import-legacy.ts';
 import { runValidate } from '../../agent/cli/validate.ts';
-import { generateIdentity } from '../../agent/config/sops/index.ts';
+import { generateIdentity } from '../../agent/sops/index.ts';
 import { fixturesDir, repoRoot } from '../config/helpers.ts';
 import { assertGolden, captureIo } from './golden.ts';
 

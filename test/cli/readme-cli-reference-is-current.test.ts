@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { withReference } from '../../scripts/cli-reference.ts';
+import { withReference } from '../../devenv/cli-reference.ts';
 
 test('README.md CLI reference matches the commands (npm run docs rewrites it)', async () => {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runRender } from '../../agent/cli/render.ts';
-import { startGitServer } from '../support/git-server.ts';
-import { createBareRepo, git, tempDir } from '../support/git-repo.ts';
+import { startGitServer } from '../../devenv/git-server.ts';
+import { createBareRepo, git, tempDir } from '../../devenv/git-repo.ts';
 import { captureIo } from './golden.ts';
 
 const root = join(import.meta.dirname, '..', '..');

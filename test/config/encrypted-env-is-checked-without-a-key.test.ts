@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parse, stringify } from 'yaml';
 import { decryptEnvWith } from '../../agent/config/decrypt-env.ts';
 import { validateRepo } from '../../agent/config/validate-repo.ts';
-import { encryptSops, generateIdentity } from '../../agent/config/sops/index.ts';
+import { encryptSops, generateIdentity } from '../../agent/sops/index.ts';
 import { fixtureRepo, memoryRepo } from './helpers.ts';
 
 const ENV = 'appliances/shop-prod/env.yml';

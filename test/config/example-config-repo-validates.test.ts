@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { decryptEnvWith } from '../../agent/config/decrypt-env.ts';
 import type { DecryptEnv } from '../../agent/config/load.ts';
-import { loadIdentities } from '../../agent/config/sops/index.ts';
+import { loadIdentities } from '../../agent/sops/index.ts';
 import { validateRepo } from '../../agent/config/validate-repo.ts';
 import { fixturesDir, memoryRepo, plainDecrypt, readTree, repoRoot } from './helpers.ts';
 

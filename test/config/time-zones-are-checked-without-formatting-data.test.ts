@@ -4,7 +4,7 @@ import { Cron } from 'croner';
 import { parse } from 'yaml';
 import { validateDocument } from '../../agent/config/schemas.ts';
 import { checkAppliance } from '../../agent/config/site-rules.ts';
-import type { ApplianceConfig } from '../../agent/config/types.gen.ts';
+import type { ApplianceConfig } from '../../agent/core/config-types.gen.ts';
 import { cronZone } from '../../agent/core/cron.ts';
 import type { JsonObject } from '../../agent/core/json.ts';
 import { fixtureRepo } from './helpers.ts';

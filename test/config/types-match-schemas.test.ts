@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { generateTypes, typesFile } from '../../scripts/gen-types.ts';
+import { generateTypes, typesFile } from '../../devenv/gen-types.ts';
 import { SCHEMAS } from '../../agent/config/schemas.ts';
 
-test('agent/config/types.gen.ts is what the schemas generate (run `npm run gen:types`)', async () => {
+test('agent/core/config-types.gen.ts is what the schemas generate (run `npm run gen:types`)', async () => {
   const committed = await readFile(typesFile, 'utf8');
-  assert.equal(committed, await generateTypes(), 'types.gen.ts is out of date: run `npm run gen:types`');
+  assert.equal(committed, await generateTypes(), 'config-types.gen.ts is out of date: run `npm run gen:types`');
 });
 
 test('every property of every schema has a description', () => {

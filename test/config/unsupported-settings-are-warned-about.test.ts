@@ -5,7 +5,7 @@ import { renderApplianceYml } from '../../agent/provision/appliance-template.ts'
 import { parseYamlObject } from '../../agent/config/parse-yaml.ts';
 import { validateDocument } from '../../agent/config/schemas.ts';
 import { checkAppliance } from '../../agent/config/site-rules.ts';
-import type { AppDefinition } from '../../agent/config/types.gen.ts';
+import type { AppDefinition } from '../../agent/core/config-types.gen.ts';
 import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from './helpers.ts';
 
 const FILE = 'appliances/shop-prod/appliance.yml';

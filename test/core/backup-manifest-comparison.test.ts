@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareFiles, compareTables, manifestProblem, type FileEntry } from '../../agent/core/backup-manifest.ts';
 import { backupTargetOf } from '../../agent/core/backup-target.ts';
-import type { EnvConfig, Policies, Schedules } from '../../agent/config/types.gen.ts';
-import { desiredState, service } from '../support/desired-builder.ts';
+import type { EnvConfig, Policies, Schedules } from '../../agent/core/config-types.gen.ts';
+import { desiredState, service } from '../../devenv/desired-builder.ts';
 
 test('tables: equal stats match; a changed sum, a missing and an extra table are reported', () => {
   const recorded = [

@@ -1,11 +1,11 @@
 import type { ActualState, Inventory } from '../../agent/core/actual.ts';
 import { inventoryOf } from '../../agent/core/actual.ts';
-import type { Policies } from '../../agent/config/types.gen.ts';
+import type { Policies } from '../../agent/core/config-types.gen.ts';
 import type { CommandName, DesiredCommand, DesiredService, DesiredState } from '../../agent/core/desired.ts';
 import { snapshotVolumes } from '../../agent/core/plan-migrate.ts';
 import { LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../../agent/core/names.ts';
 import { plan } from '../../agent/core/plan.ts';
-import { desiredState, service } from '../support/desired-builder.ts';
+import { desiredState, service } from '../../devenv/desired-builder.ts';
 import { applyAll, emptyMachine } from './fake-machine.ts';
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same cases. */

@@ -9,7 +9,7 @@ import {
 import type { DesiredState } from '../../agent/core/desired.ts';
 import { LABELS } from '../../agent/core/names.ts';
 import { plan } from '../../agent/core/plan.ts';
-import { demoDesired, service, withDemoCommands } from '../support/desired-builder.ts';
+import { demoDesired, service, withDemoCommands } from '../../devenv/desired-builder.ts';
 import { applyAll, emptyMachine } from './fake-machine.ts';
 
 /** Inputs of one golden plan case (written to test/fixtures/plans/<name>/ with UPDATE_GOLDEN=1). */

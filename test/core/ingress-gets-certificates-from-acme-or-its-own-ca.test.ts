@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { renderCaddyConfig, type IngressInput } from '../../agent/core/ingress-caddy.ts';
-import { startPebble, type Pebble } from '../support/pebble.ts';
+import { startPebble, type Pebble } from '../../devenv/pebble.ts';
 
 // Caddy with the rendered configuration against a real ACME server (pebble), and against none.
 const ports = { http: 29080, https: 29443 };

@@ -5,7 +5,7 @@ import { LABELS } from '../../agent/core/names.ts';
 import { desiredContainers } from '../../agent/core/normalize.ts';
 import { planJson, renderPlan } from '../../agent/core/plan-render.ts';
 import { plan } from '../../agent/core/plan.ts';
-import { desiredState, service } from '../support/desired-builder.ts';
+import { desiredState, service } from '../../devenv/desired-builder.ts';
 import { applyAll, emptyMachine } from './fake-machine.ts';
 
 const KEY = 'k';

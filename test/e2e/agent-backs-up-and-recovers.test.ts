@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentStatus } from '../../agent/core/status.ts';
-import { docker, ensureEnv, httpRequest, waitForHttp, type EnvInfo } from '../support/docker-env.ts';
+import { docker, ensureEnv, httpRequest, waitForHttp, type EnvInfo } from '../../devenv/docker-env.ts';
 import {
   agentStatus,
   createFleet,
@@ -13,8 +13,8 @@ import {
   waitFor,
   type AgentProcess,
   type Fleet,
-} from '../support/fleet.ts';
-import { appAnswer, containerIds, fleetRoot, uniqueName, waitForCycleOn, webhook } from './helpers.ts';
+} from '../../devenv/fleet.ts';
+import { appAnswer, containerIds, fleetRoot, uniqueName, waitForCycleOn, webhook } from '../../devenv/fleet-helpers.ts';
 
 // Appliance A backs up on its schedule through the agent; then it is lost, and a fresh
 // appliance B of the same name, with recover_from_backup, comes up serving A's data.

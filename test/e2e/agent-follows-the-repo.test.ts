@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { docker, ensureEnv, httpRequest, waitForHttp, type EnvInfo } from '../support/docker-env.ts';
+import { docker, ensureEnv, httpRequest, waitForHttp, type EnvInfo } from '../../devenv/docker-env.ts';
 import {
   agentStatus,
   createFleet,
@@ -10,9 +10,17 @@ import {
   waitFor,
   type AgentProcess,
   type Fleet,
-} from '../support/fleet.ts';
-import { git } from '../support/git-repo.ts';
-import { appAnswer, cond, containerIds, fleetRoot, uniqueName, waitForCycleOn, webhook } from './helpers.ts';
+} from '../../devenv/fleet.ts';
+import { git } from '../../devenv/git-repo.ts';
+import {
+  appAnswer,
+  cond,
+  containerIds,
+  fleetRoot,
+  uniqueName,
+  waitForCycleOn,
+  webhook,
+} from '../../devenv/fleet-helpers.ts';
 
 // One fleet and one agent process for the whole file: each test is a commit (or a hand-made
 // change) followed by a webhook, in order, against the real engine, registry and git server.

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { run } from '../../agent/lib/exec.ts';
-import { ensureEnv, waitForHttp, type EnvInfo } from '../support/docker-env.ts';
+import { ensureEnv, waitForHttp, type EnvInfo } from '../../devenv/docker-env.ts';
 import {
   agentStatus,
   createFleet,
@@ -11,9 +11,9 @@ import {
   waitFor,
   type AgentProcess,
   type Fleet,
-} from '../support/fleet.ts';
-import { git } from '../support/git-repo.ts';
-import { appAnswer, cond, fleetRoot, uniqueName, waitForCycleOn, webhook } from './helpers.ts';
+} from '../../devenv/fleet.ts';
+import { git } from '../../devenv/git-repo.ts';
+import { appAnswer, cond, fleetRoot, uniqueName, waitForCycleOn, webhook } from '../../devenv/fleet-helpers.ts';
 
 // Stops and starts the test environment's Docker engine under a running agent: the agent must
 // report the outage, keep running, and bring the stack back when the engine returns.

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { run } from '../../agent/lib/exec.ts';
 import { assertGolden } from '../cli/golden.ts';
-import { ensureEnv } from '../support/docker-env.ts';
-import { CLI_FROM_SOURCE, createFleet } from '../support/fleet.ts';
-import { git } from '../support/git-repo.ts';
-import { fleetRoot } from './helpers.ts';
+import { ensureEnv } from '../../devenv/docker-env.ts';
+import { CLI_FROM_SOURCE, createFleet } from '../../devenv/fleet.ts';
+import { git } from '../../devenv/git-repo.ts';
+import { fleetRoot } from '../../devenv/fleet-helpers.ts';
 
 test('appliance plan on a fresh machine prints the first install readably (golden)', async (t) => {
   const env = await ensureEnv();

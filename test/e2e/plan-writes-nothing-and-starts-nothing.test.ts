@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../agent/lib/exec.ts';
-import { docker, ensureEnv } from '../support/docker-env.ts';
-import { createFleet, type Fleet } from '../support/fleet.ts';
-import { fleetRoot, uniqueName } from './helpers.ts';
+import { docker, ensureEnv } from '../../devenv/docker-env.ts';
+import { createFleet, type Fleet } from '../../devenv/fleet.ts';
+import { fleetRoot, uniqueName } from '../../devenv/fleet-helpers.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'appliance.js');
 

@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../agent/lib/exec.ts';
-import { ensureEnv } from '../support/docker-env.ts';
-import { removeOwned, waitFor } from '../support/fleet.ts';
-import { fleetRoot, uniqueName } from './helpers.ts';
+import { ensureEnv } from '../../devenv/docker-env.ts';
+import { removeOwned, waitFor } from '../../devenv/fleet.ts';
+import { fleetRoot, uniqueName } from '../../devenv/fleet-helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -33,7 +33,7 @@ test("the README's main command brings the demo up, and every step of its printe
     if (demo.exitCode === null) demo.kill('SIGINT');
     await exited;
     await removeOwned(env, name);
-    await run('bash', [join(root, 'test', 'env', 'btrfs.sh'), 'down', `demo-${name}`]);
+    await run('bash', [join(root, 'devenv', 'env', 'btrfs.sh'), 'down', `demo-${name}`]);
   });
 
   await waitFor('the demo to print its walkthrough', 900_000, () => {

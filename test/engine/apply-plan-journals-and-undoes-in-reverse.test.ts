@@ -7,10 +7,10 @@ import { AgentError } from '../../agent/core/errors.ts';
 import type { Plan } from '../../agent/core/plan.ts';
 import { RISK, type Action, type Step } from '../../agent/core/steps.ts';
 import { applyPlan } from '../../agent/engine/apply-plan.ts';
-import type { Executors, Undo } from '../../agent/engine/executors.ts';
+import type { Executors, Undo } from '../../agent/core/executors.ts';
 import { Journal, isInterrupted, type JournalRecord } from '../../agent/engine/journal.ts';
 import { createLogger } from '../../agent/lib/log.ts';
-import { desiredState } from '../support/desired-builder.ts';
+import { desiredState } from '../../devenv/desired-builder.ts';
 
 let dir: string;
 before(async () => {

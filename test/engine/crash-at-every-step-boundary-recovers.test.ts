@@ -5,9 +5,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { DesiredState } from '../../agent/core/desired.ts';
-import { loopBtrfs, type LoopBtrfs } from '../env/btrfs.ts';
-import { httpRequest, publishedPort, TEST_LABEL } from '../support/docker-env.ts';
-import { containersOf, makeStack, oneOffsOf, withDemoCommands, type Stack } from './harness.ts';
+import { loopBtrfs, type LoopBtrfs } from '../../devenv/env/btrfs.ts';
+import { httpRequest, publishedPort, TEST_LABEL } from '../../devenv/docker-env.ts';
+import { containersOf, makeStack, oneOffsOf, withDemoCommands, type Stack } from '../../devenv/engine-stack.ts';
 
 // The update flow (v1 → v2 with a migration) and the rollback flow (a revert v2 → v1 with
 // reverse migrations) are each killed with SIGKILL after every journal transition in turn (a

@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { DockerClient } from '../../agent/drivers/docker/client.ts';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import { DockerDriver } from '../../agent/drivers/docker/driver.ts';
-import { applyOnce } from '../../agent/engine/apply-once.ts';
-import { ApplianceMachine } from '../../agent/engine/machine.ts';
+import { applyOnce } from '../../agent/engine/converge.ts';
+import { ApplianceMachine } from '../../agent/machine/machine.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 
 interface RunnerInput {

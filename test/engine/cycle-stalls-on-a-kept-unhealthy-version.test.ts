@@ -9,7 +9,7 @@ import { AgentError } from '../../agent/core/errors.ts';
 import { cycleFinished, initialStatus, type AgentStatus } from '../../agent/core/status.ts';
 import type { Step } from '../../agent/core/steps.ts';
 import { createCycle } from '../../agent/engine/cycle.ts';
-import type { ExecContext, Executors, MachineDriver } from '../../agent/engine/executors.ts';
+import type { ExecContext, Executors, MachineDriver } from '../../agent/core/executors.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 import { SecretRegistry } from '../../agent/lib/secrets.ts';
 import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from '../config/helpers.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { containersOf, makeStack, type Stack } from './harness.ts';
+import { containersOf, makeStack, type Stack } from '../../devenv/engine-stack.ts';
 
 let s: Stack;
 before(async () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { service } from '../support/desired-builder.ts';
-import { containersOf, makeStack, type Stack } from './harness.ts';
+import { service } from '../../devenv/desired-builder.ts';
+import { containersOf, makeStack, type Stack } from '../../devenv/engine-stack.ts';
 
 let s: Stack;
 before(async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { DesiredState } from '../../agent/core/desired.ts';
-import type { Policies } from '../../agent/config/types.gen.ts';
-import { makeStack, type Stack } from './harness.ts';
+import type { Policies } from '../../agent/core/config-types.gen.ts';
+import { makeStack, type Stack } from '../../devenv/engine-stack.ts';
 
 // demo:v4 never answers /healthz with 200. The demo's web check alone would allow it 26 s
 // (start 3 + (interval 1 + timeout 2) × 6 + 5).

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { docker } from '../support/docker-env.ts';
-import { containersOf, makeStack, type Stack } from './harness.ts';
+import { docker } from '../../devenv/docker-env.ts';
+import { containersOf, makeStack, type Stack } from '../../devenv/engine-stack.ts';
 
 let s: Stack;
 before(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { containersOf, makeStack, oneOffsOf, withDemoCommands, type Stack } from './harness.ts';
+import { containersOf, makeStack, oneOffsOf, withDemoCommands, type Stack } from '../../devenv/engine-stack.ts';
 
 let s: Stack;
 before(async () => {

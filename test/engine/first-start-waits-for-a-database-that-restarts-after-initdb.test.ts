@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DesiredState } from '../../agent/core/desired.ts';
-import { containersOf, makeStack, withDemoCommands, type Stack } from './harness.ts';
+import { containersOf, makeStack, withDemoCommands, type Stack } from '../../devenv/engine-stack.ts';
 
 // PostgreSQL's entrypoint runs initdb's scripts against a temporary server that listens on the
 // socket only, then restarts it. pg_isready (the demo's health check) passes against that

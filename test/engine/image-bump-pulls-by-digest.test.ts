@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { docker, type EnvInfo } from '../support/docker-env.ts';
-import { makeStack, type Stack } from './harness.ts';
+import { docker, type EnvInfo } from '../../devenv/docker-env.ts';
+import { makeStack, type Stack } from '../../devenv/engine-stack.ts';
 
 // A repository only this test uses, so the image can be absent locally without disturbing others.
 const REPO = '127.0.0.1:5000/appliance-test-reconcile-pull';

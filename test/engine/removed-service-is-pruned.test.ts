@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { service } from '../support/desired-builder.ts';
-import { docker, TEST_LABEL } from '../support/docker-env.ts';
-import { containersOf, makeStack, type Stack } from './harness.ts';
+import { service } from '../../devenv/desired-builder.ts';
+import { docker, TEST_LABEL } from '../../devenv/docker-env.ts';
+import { containersOf, makeStack, type Stack } from '../../devenv/engine-stack.ts';
 
 let s: Stack;
 before(async () => {

@@ -13,14 +13,14 @@ import {
   type AgentStatus,
   type CycleOutcome,
 } from '../../agent/core/status.ts';
-import { applyOnce } from '../../agent/engine/apply-once.ts';
-import type { Executors, MachineDriver, Recoverers } from '../../agent/engine/executors.ts';
+import { applyOnce } from '../../agent/engine/converge.ts';
+import type { Executors, MachineDriver, Recoverers } from '../../agent/core/executors.ts';
 import type { JournalRecord } from '../../agent/engine/journal.ts';
 import { renderMetrics } from '../../agent/engine/metrics.ts';
 import { Reconciler } from '../../agent/engine/reconciler.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 import { emptyMachine } from '../core/fake-machine.ts';
-import { desiredState } from '../support/desired-builder.ts';
+import { desiredState } from '../../devenv/desired-builder.ts';
 
 function capture(): { log: ReturnType<typeof createLogger>; lines: string[] } {
   const lines: string[] = [];

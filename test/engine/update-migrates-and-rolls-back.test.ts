@@ -4,10 +4,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import { isSubvolume } from '../../agent/drivers/snapshot/volume-ops.ts';
-import { expireDesiredSnapshots, expireSnapshots } from '../../agent/engine/snapshot-expiry.ts';
-import { loopBtrfs, type LoopBtrfs } from '../env/btrfs.ts';
-import { docker, httpRequest, publishedPort } from '../support/docker-env.ts';
-import { containersOf, makeStack, withDemoCommands, type Stack } from './harness.ts';
+import { expireDesiredSnapshots, expireSnapshots } from '../../agent/machine/snapshot-expiry.ts';
+import { loopBtrfs, type LoopBtrfs } from '../../devenv/env/btrfs.ts';
+import { docker, httpRequest, publishedPort } from '../../devenv/docker-env.ts';
+import { containersOf, makeStack, withDemoCommands, type Stack } from '../../devenv/engine-stack.ts';
 
 // One stack on btrfs for the whole file: each test is the next update of the same appliance.
 let fs: LoopBtrfs;

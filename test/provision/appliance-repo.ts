@@ -7,9 +7,9 @@ import { Command } from 'commander';
 import { parse } from 'yaml';
 import { register } from '../../agent/cli/config.ts';
 import type { JsonValue } from '../../agent/core/json.ts';
-import { decryptSops } from '../../agent/config/sops/index.ts';
+import { decryptSops } from '../../agent/sops/index.ts';
 import { captureIo } from '../cli/golden.ts';
-import { git, gitEnv } from '../support/git-repo.ts';
+import { git, gitEnv } from '../../devenv/git-repo.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 

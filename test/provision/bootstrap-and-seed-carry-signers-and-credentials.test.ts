@@ -10,7 +10,7 @@ import {
   readTrustedSigners,
 } from '../../agent/provision/bootstrap-doc.ts';
 import { renderSeedUserData } from '../../agent/provision/seed-user-data.ts';
-import { createGpgSigner, createSshSigner } from '../support/signers.ts';
+import { createGpgSigner, createSshSigner } from '../../devenv/signers.ts';
 import { ageKeyPair } from './helpers.ts';
 
 const SECRET = 'webhook-secret-0123456789abcdef';

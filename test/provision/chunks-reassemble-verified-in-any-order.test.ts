@@ -11,8 +11,8 @@ import {
   formatChunk,
   parseChunk,
   splitIntoChunks,
-} from '../../agent/core/qr-chunks.ts';
-import { sha256 } from '../../agent/provision/container.ts';
+} from '../../agent/provision/qr-chunks.ts';
+import { sha256 } from '../../agent/provision/recovery-archive.ts';
 import { shuffled } from './helpers.ts';
 
 const texts = (data: Uint8Array, payloadChars?: number): string[] =>

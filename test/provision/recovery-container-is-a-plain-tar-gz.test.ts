@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { run } from '../../agent/lib/exec.ts';
-import { packContainer, unpackContainer } from '../../agent/provision/container.ts';
+import { packContainer, unpackContainer } from '../../agent/provision/recovery-archive.ts';
 import { packTar, unpackTar } from '../../agent/provision/tar.ts';
 import { tempDir } from './helpers.ts';
 

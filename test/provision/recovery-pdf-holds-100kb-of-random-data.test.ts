@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { buildRecoveryPdf } from '../../agent/provision/recovery-pdf.ts';
-import { recoverFromScan } from '../../agent/provision/recover.ts';
+import { recoverFromScan } from '../../agent/provision/read-recovery-sheet.ts';
 import { renderPages, shuffled, summaryFor, tempDir } from './helpers.ts';
 
 test('100 KB of incompressible data round-trips through a 150 dpi render', async (t) => {

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { run } from '../../agent/lib/exec.ts';
-import { sha256Hex } from '../../agent/provision/container.ts';
+import { sha256Hex } from '../../agent/provision/recovery-archive.ts';
 import { buildRecoveryPdf, type RecoveryPdfResult } from '../../agent/provision/recovery-pdf.ts';
 import { manualRecipe, recipientFingerprint } from '../../agent/provision/recovery-text.ts';
-import { recoverFromScan } from '../../agent/provision/recover.ts';
+import { recoverFromScan } from '../../agent/provision/read-recovery-sheet.ts';
 import { ageKeyPair, have, renderPages, shuffled, summaryFor } from './helpers.ts';
 
 let dir = '';

@@ -9,7 +9,7 @@ import QRCode from 'qrcode';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { buildRecoveryPdf, type RecoveryPdfResult } from '../../agent/provision/recovery-pdf.ts';
 import { decodeQrCodes, type RgbaImage } from '../../agent/provision/qr-scan.ts';
-import { readPng, recoverFromScan } from '../../agent/provision/recover.ts';
+import { readPng, recoverFromScan } from '../../agent/provision/read-recovery-sheet.ts';
 import { renderPages, summaryFor } from './helpers.ts';
 
 let dir = '';

@@ -4,7 +4,7 @@ import { writeFile, chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { loadCredentials, parseCredentials, TOKEN_USERNAME } from '../../agent/source/index.ts';
-import { tempDir } from '../support/git-repo.ts';
+import { tempDir } from '../../devenv/git-repo.ts';
 import { captureLogs, sourceFixture } from './fixture.ts';
 
 const SECRET = 'glpat-Zx9Yw8Vu7Ts6Rq5Po4';

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { createLogger, type Logger } from '../../agent/lib/log.ts';
 import { SecretRegistry } from '../../agent/lib/secrets.ts';
 import { GitSource, type GitCredentials, type GitSourceOptions } from '../../agent/source/index.ts';
-import { startGitServer, type GitServer } from '../support/git-server.ts';
-import { createRepoPair, tempDir, type WorkRepo } from '../support/git-repo.ts';
+import { startGitServer, type GitServer } from '../../devenv/git-server.ts';
+import { createRepoPair, tempDir, type WorkRepo } from '../../devenv/git-repo.ts';
 
 /** Log lines captured from a real pino logger. */
 export interface LogCapture {

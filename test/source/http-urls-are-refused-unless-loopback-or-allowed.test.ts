@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { loadBootstrap } from '../../agent/config/bootstrap.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { GitSource } from '../../agent/source/index.ts';
-import { startGitServer } from '../support/git-server.ts';
-import { createRepoPair, tempDir } from '../support/git-repo.ts';
+import { startGitServer } from '../../devenv/git-server.ts';
+import { createRepoPair, tempDir } from '../../devenv/git-repo.ts';
 import { captureLogs } from './fixture.ts';
 
 const auth = { username: 'agent', password: 'token-sent-only-where-allowed' };

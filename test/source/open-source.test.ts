@@ -4,7 +4,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { openSource } from '../../agent/source/index.ts';
-import { tempDir, WorkRepo } from '../support/git-repo.ts';
+import { tempDir, WorkRepo } from '../../devenv/git-repo.ts';
 import { captureLogs, sourceFixture } from './fixture.ts';
 
 test('a plain directory opens as is, without a revision', async () => {

@@ -4,7 +4,7 @@ import * as openpgp from 'openpgp';
 import { run } from '../../agent/lib/exec.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { SignatureVerifier } from '../../agent/source/signatures.ts';
-import { createGpgSigner, type Signer } from '../support/signers.ts';
+import { createGpgSigner, type Signer } from '../../devenv/signers.ts';
 
 let alice: Signer;
 let bob: Signer;

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import type { TrustedSigner } from '../../agent/source/index.ts';
-import { createGpgSigner, createSshSigner, type Signer } from '../support/signers.ts';
+import { createGpgSigner, createSshSigner, type Signer } from '../../devenv/signers.ts';
 import { sourceFixture, type SourceFixture } from './fixture.ts';
 
 let gpg: Signer;

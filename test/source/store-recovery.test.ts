@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
-import { createRepoPair } from '../support/git-repo.ts';
+import { createRepoPair } from '../../devenv/git-repo.ts';
 import { sourceFixture } from './fixture.ts';
 
 const FILE = 'appliances/a/appliance.yml';

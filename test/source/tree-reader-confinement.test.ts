@@ -4,7 +4,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { dirRepoReader } from '../../agent/config/repo-dir.ts';
-import { git, tempDir } from '../support/git-repo.ts';
+import { git, tempDir } from '../../devenv/git-repo.ts';
 import { sourceFixture } from './fixture.ts';
 
 const isCode = (code: string) => (err: unknown) => isAgentError(err, code);

@@ -23,8 +23,8 @@ export type ListFilters = Record<string, string[]>;
  * A small client of the Docker Engine API with the calls the agent makes, shaped like the same
  * subset of dockerode (`docker.getContainer(id).inspect()`), over node:http. Answers other
  * than 2xx reject with a `DockerApiError` carrying `statusCode`; a socket that cannot be
- * reached rejects with the system error (`code` ENOENT, ECONNREFUSED, …). The API version is
- * the engine's own (no version prefix in paths).
+ * reached rejects with the system error (`code` ENOENT, ECONNREFUSED, …). Every path is sent
+ * under the pinned API version (see ENGINE_API_VERSION), the version api-types.ts describes.
  */
 export class DockerClient {
   private readonly http: EngineHttp;
@@ -148,9 +148,12 @@ export class Container {
     return this.http.json({ method: 'POST', path: `${this.path}/wait` });
   }
 
-  /** The whole log so far, multiplexed (see `demux` in one-off.ts) for a container without a TTY. */
-  logs(opts: { stdout?: boolean; stderr?: boolean }): Promise<Buffer> {
-    return this.http.buffer({
+  /**
+   * The log so far as a stream, multiplexed for a container without a TTY: read it with
+   * `readOutputTail` (bounded) or `demuxStream`, never into one buffer.
+   */
+  logs(opts: { stdout?: boolean; stderr?: boolean }): Promise<Readable> {
+    return this.http.stream({
       method: 'GET',
       path: `${this.path}/logs`,
       query: { stdout: opts.stdout, stderr: opts.stderr, follow: false },

@@ -3,7 +3,7 @@ import { LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../../core/names.ts';
 import { parseSpecLabel } from '../../core/normalize.ts';
 import type { DesiredState } from '../../core/desired.ts';
 import type { ContainerArgs, Step } from '../../core/steps.ts';
-import type { ExecContext, Undo } from '../../engine/executors.ts';
+import type { ExecContext, Undo } from '../../core/executors.ts';
 import type { Container, ContainerInspect, DockerClient } from './client.ts';
 import { containerConfig, extraNetworks, serviceFor } from './container-config.ts';
 import { dockerError, dockerStatus, ignoreMissing } from './errors.ts';

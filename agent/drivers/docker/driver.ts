@@ -3,7 +3,7 @@ import type { ActualState } from '../../core/actual.ts';
 import { AgentError } from '../../core/errors.ts';
 import { LABELS } from '../../core/names.ts';
 import type { Step } from '../../core/steps.ts';
-import type { ExecContext, Executors, Recoverers, Undo } from '../../engine/executors.ts';
+import type { ExecContext, Executors, Recoverers, Undo } from '../../core/executors.ts';
 import {
   createContainer,
   removeContainer,
@@ -18,7 +18,7 @@ import { dockerError, ignoreMissing } from './errors.ts';
 import { observeDocker } from './observe.ts';
 import { removeOneOffs, runOneOff, type OneOffRequest, type OneOffResult } from './one-off.ts';
 import { pullImage, type RegistryAuth } from './pull.ts';
-import { dockerRecoverers, type DockerAction } from './recover.ts';
+import { dockerRecoverers, type DockerAction } from './container-recovery.ts';
 
 /** The executors of the Docker actions. */
 export type DockerExecutors = Pick<Executors, DockerAction>;

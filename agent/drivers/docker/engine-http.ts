@@ -6,6 +6,13 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { AgentError } from '../../core/errors.ts';
 
+/**
+ * The Engine API version every path is sent under (`/v1.41/containers/json`), so that the
+ * engine answers in the shapes api-types.ts describes whatever its own newest version is.
+ * 1.41 is Docker 20.10 (Debian bookworm's engine); later engines still serve it.
+ */
+export const ENGINE_API_VERSION = '1.41';
+
 /** Where the Docker engine listens: a unix socket, or a TCP address (TLS with client certificates). */
 export interface DockerConnection {
   socketPath?: string;
@@ -90,11 +97,6 @@ export class EngineHttp {
     return parseBody(body) as T;
   }
 
-  /** The answer's bytes. */
-  async buffer(req: ApiRequest): Promise<Buffer> {
-    return readAll(await this.send(req), req.signal);
-  }
-
   /** The answer as a stream, once the status says it succeeded. */
   stream(req: ApiRequest): Promise<IncomingMessage> {
     return this.send(req);
@@ -138,7 +140,7 @@ export class EngineHttp {
     const c = this.connection;
     const options: http.RequestOptions = {
       method: req.method,
-      path: req.path + queryString(req.query),
+      path: `/v${ENGINE_API_VERSION}${req.path}${queryString(req.query)}`,
       headers,
       agent: this.agent,
       ...(c.socketPath === undefined ? { host: c.host, port: c.port } : { socketPath: c.socketPath }),

@@ -8,6 +8,7 @@ import { serviceSpec } from '../../core/normalize.ts';
 import type { Container, DockerClient } from './client.ts';
 import { dockerError, ignoreMissing } from './errors.ts';
 import { removeSecretDir, writeSecretFiles } from './secret-files.ts';
+import { readOutputTail } from './streams.ts';
 
 /** Label on one-off containers: the command they run. Observe leaves them out of the app's containers. */
 export const ONE_OFF_LABEL = 'appliance.one-off';
@@ -104,7 +105,7 @@ export async function runOneOff(d: OneOffDeps, req: OneOffRequest): Promise<OneO
     if (stdin !== undefined && input !== undefined) stdin.end(input);
     const exitCode = await waitExit(container, req.timeoutSeconds, req.signal);
     const logs = await container.logs({ stdout: true, stderr: true });
-    const { stdout, stderr, truncated } = demux(logs);
+    const { stdout, stderr, truncated } = await readOutputTail(logs, ONE_OFF_OUTPUT_BYTES);
     const scrub = scrubber(req.desired);
     return { exitCode, stdout: scrub(stdout), stderr: scrub(stderr), truncated, durationMs: Date.now() - started };
   } catch (err) {
@@ -160,27 +161,6 @@ async function waitExit(container: Container, timeoutSeconds: number, signal?: A
     clearTimeout(timer);
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/** Splits Docker's multiplexed log stream (8-byte frame headers) into stdout and stderr, keeping the end of each. */
-export function demux(buf: Buffer): { stdout: string; stderr: string; truncated: boolean } {
-  const parts: [Buffer[], Buffer[]] = [[], []];
-  let offset = 0;
-  while (offset + 8 <= buf.length) {
-    const kind = buf[offset];
-    const size = buf.readUInt32BE(offset + 4);
-    const chunk = buf.subarray(offset + 8, offset + 8 + size);
-    (kind === 2 ? parts[1] : parts[0]).push(chunk);
-    offset += 8 + size;
-  }
-  let truncated = false;
-  const text = (chunks: Buffer[]): string => {
-    const all = Buffer.concat(chunks);
-    if (all.length <= ONE_OFF_OUTPUT_BYTES) return all.toString('utf8');
-    truncated = true;
-    return `…${all.subarray(all.length - ONE_OFF_OUTPUT_BYTES).toString('utf8')}`;
-  };
-  return { stdout: text(parts[0]), stderr: text(parts[1]), truncated };
 }
 
 function scrubber(desired: DesiredState): (text: string) => string {

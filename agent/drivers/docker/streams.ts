@@ -1,33 +1,120 @@
 import type { Readable, Writable } from 'node:stream';
 
+/** Which output a frame of a multiplexed stream belongs to. */
+export type OutputKind = 'stdout' | 'stderr';
+
 /**
- * Splits the engine's multiplexed stream of a container without a TTY (frames of an 8-byte
- * header: stream type 1 stdout or 2 stderr, then the length) into `stdout` and `stderr` as it
- * flows. A stream that does not start with a valid header (a TTY) goes to `stdout` unchanged.
+ * The one parser of the engine's multiplexed stream of a container without a TTY: frames of an
+ * 8-byte header (stream type 1 stdout or 2 stderr, then the length) and their bytes. Frames may
+ * be cut across chunks. A stream that does not start with a valid header (a TTY) is passed to
+ * `stdout` unchanged. `emit` returns false to ask the source to wait (backpressure).
+ */
+export class FrameSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+  private raw = false;
+
+  constructor(private readonly emit: (kind: OutputKind, data: Buffer) => boolean) {}
+
+  /** Feeds a chunk; false when a consumer asked to wait before the next one. */
+  push(chunk: Buffer): boolean {
+    if (this.raw) return this.emit('stdout', chunk);
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let ok = true;
+    while (this.pending.length >= 8) {
+      const kind = this.pending[0];
+      if (kind !== 0 && kind !== 1 && kind !== 2) {
+        this.raw = true;
+        const rest = this.pending;
+        this.pending = Buffer.alloc(0);
+        return this.emit('stdout', rest) && ok;
+      }
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const frame = this.pending.subarray(8, 8 + size);
+      this.pending = this.pending.subarray(8 + size);
+      ok = this.emit(kind === 2 ? 'stderr' : 'stdout', frame) && ok;
+    }
+    return ok;
+  }
+}
+
+/**
+ * Splits a multiplexed stream into `stdout` and `stderr` as it flows (see FrameSplitter). When
+ * a target's buffer is full the source is paused until it drains.
  */
 export function demuxStream(source: Readable, stdout: Writable, stderr: Writable): void {
-  let pending: Buffer = Buffer.alloc(0);
-  let raw = false;
+  let waiting = 0;
+  const splitter = new FrameSplitter((kind, data) => {
+    const target = kind === 'stderr' ? stderr : stdout;
+    if (target.write(data)) return true;
+    waiting++;
+    target.once('drain', () => {
+      if (--waiting === 0) source.resume();
+    });
+    return false;
+  });
   source.on('data', (chunk: Buffer) => {
-    if (raw) {
-      stdout.write(chunk);
-      return;
-    }
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 8) {
-      const kind = pending[0];
-      if (kind !== 0 && kind !== 1 && kind !== 2) {
-        raw = true;
-        stdout.write(pending);
-        pending = Buffer.alloc(0);
-        return;
+    if (!splitter.push(chunk) && waiting > 0) source.pause();
+  });
+}
+
+/** Keeps the last `limit` bytes written to it: bounded memory for output of any length. */
+export class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** True once bytes were dropped from the front. */
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(data: Buffer): void {
+    this.chunks.push(data);
+    this.size += data.length;
+    let first = this.chunks[0];
+    while (this.size > this.limit && first !== undefined) {
+      const over = this.size - this.limit;
+      this.truncated = true;
+      if (first.length <= over) {
+        this.chunks.shift();
+        this.size -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(over);
+        this.size -= over;
       }
-      const size = pending.readUInt32BE(4);
-      if (pending.length < 8 + size) return;
-      const frame = pending.subarray(8, 8 + size);
-      (kind === 2 ? stderr : stdout).write(frame);
-      pending = pending.subarray(8 + size);
+      first = this.chunks[0];
     }
+  }
+
+  /** The kept bytes as text, with `…` in front when the start was dropped. */
+  text(): string {
+    const body = Buffer.concat(this.chunks).toString('utf8');
+    return this.truncated ? `…${body}` : body;
+  }
+}
+
+/**
+ * Reads a multiplexed stream to its end keeping the last `limit` bytes of stdout and of stderr,
+ * so that a command that prints without end cannot fill the agent's memory.
+ */
+export function readOutputTail(
+  source: Readable,
+  limit: number,
+): Promise<{ stdout: string; stderr: string; truncated: boolean }> {
+  const tails = { stdout: new TailBuffer(limit), stderr: new TailBuffer(limit) };
+  const splitter = new FrameSplitter((kind, data) => {
+    tails[kind].push(data);
+    return true;
+  });
+  return new Promise((resolve, reject) => {
+    source.on('data', (chunk: Buffer) => splitter.push(chunk));
+    source.once('error', reject);
+    source.once('end', () => {
+      resolve({
+        stdout: tails.stdout.text(),
+        stderr: tails.stderr.text(),
+        truncated: tails.stdout.truncated || tails.stderr.truncated,
+      });
+    });
   });
 }
 
@@ -40,7 +127,8 @@ export interface ProgressMessage {
 
 /**
  * Reads a JSON-lines progress stream (an image pull) to its end and returns every message. The
- * engine reports failures inside the stream (`error`), so the caller must look at them.
+ * engine reports failures inside the stream (`error`), so the caller must look at them; a stream
+ * that closes without its end rejects.
  */
 export function followProgress(source: Readable): Promise<ProgressMessage[]> {
   return new Promise((resolve, reject) => {
@@ -70,12 +158,14 @@ export function followProgress(source: Readable): Promise<ProgressMessage[]> {
       }
     });
     source.once('error', fail);
-    const end = (): void => {
+    source.once('end', () => {
       if (settled) return;
       settled = true;
       resolve(out);
-    };
-    source.once('end', end);
-    source.once('close', end);
+    });
+    // Closed before its end (the engine went away, the connection broke): the pull did not finish.
+    source.once('close', () => {
+      fail(new Error('the progress stream ended before the pull finished'));
+    });
   });
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredDatabase } from '../../core/desired.ts';
 import { AgentError } from '../../core/errors.ts';
-import type { Logger } from '../../lib/log.ts';
+import type { Log } from '../../core/log.ts';
 import type { DockerClient } from '../docker/client.ts';
 import { execInContainer } from './container-exec.ts';
 import { PSQL_FLAGS } from './psql-session.ts';
@@ -16,7 +16,7 @@ export async function waitDatabaseReady(
   docker: DockerClient,
   container: string,
   db: DesiredDatabase,
-  log: Logger,
+  log: Log,
   options: { budgetMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
   const deadline = Date.now() + (options.budgetMs ?? 120_000);

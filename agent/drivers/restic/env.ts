@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AgentError, isAgentError } from '../../core/errors.ts';
 import type { SecretRegistry } from '../../lib/secrets.ts';
-import type { ResticOptions, ResticRepository } from './restic.ts';
+import type { ResticOptions, ResticRepository } from './repository.ts';
 import { sftpCommand, sftpTarget } from './sftp.ts';
 
 /**

@@ -11,28 +11,10 @@ import {
   type ResticSnapshot,
 } from './output.ts';
 import { classifyResticError, withResticEnv } from './env.ts';
+import type { ResticOptions, ResticRepository } from './repository.ts';
 
 /** Where a restic repository is and how to open it: env.yml `backup`. All of it is secret. */
-export interface ResticRepository {
-  /** A local path, `sftp:…`, `rest:http(s)://…` or `s3:…`. */
-  repository: string;
-  password: string;
-  /** Extra environment (S3 keys, REST credentials). */
-  env?: Readonly<Record<string, string>>;
-  /** known_hosts lines for an sftp host. */
-  knownHosts?: readonly string[];
-}
-
-export interface ResticOptions {
-  /** The restic binary (default `restic` on PATH). */
-  bin?: string;
-  /** restic's cache (speeds up incremental backups); default: restic's own. */
-  cacheDir?: string;
-  /** Secret values are also registered here, for the caller's log scrubbing. */
-  secrets?: SecretRegistry;
-  /** IANA zone in which retention counts days, weeks and months (restic uses the local zone). */
-  timezone?: string;
-}
+export type { ResticOptions, ResticRepository } from './repository.ts';
 
 /** What to back up and how to label it. */
 export interface BackupRequest {

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { DesiredHealthcheck } from '../../../agent/core/desired.ts';
 import { DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { waitReady } from '../../../agent/drivers/docker/health.ts';
-import { docker, ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../support/docker-env.ts';
+import { docker, ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../../devenv/docker-env.ts';
 
 const label = `cmd-health-${process.pid}`;
 let env: EnvInfo;

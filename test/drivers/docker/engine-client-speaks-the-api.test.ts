@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { DockerApiError, DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { connectionFromEnv } from '../../../agent/drivers/docker/engine-http.ts';
 import { demuxStream, followProgress } from '../../../agent/drivers/docker/streams.ts';
-import { ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../support/docker-env.ts';
+import { ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../../devenv/docker-env.ts';
 
 const label = `engine-client-${process.pid}`;
 let env: EnvInfo;
@@ -119,7 +119,8 @@ test('a container is created, started, waited for, and its logs and exec output 
   const logs = await container.logs({ stdout: true, stderr: true });
   const out = new PassThrough();
   const err = new PassThrough();
-  demuxStream(Readable.from([logs]), out, err);
+  demuxStream(logs, out, err);
+  await new Promise((r) => logs.once('end', r));
   await new Promise((r) => setImmediate(r));
   assert.equal(await collect(out), 'to-out\n');
   assert.equal(await collect(err), 'to-err\n');

@@ -7,11 +7,11 @@ import { DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { plan } from '../../../agent/core/plan.ts';
 import type { Step } from '../../../agent/core/steps.ts';
 import { DockerDriver } from '../../../agent/drivers/docker/driver.ts';
-import type { DockerAction } from '../../../agent/drivers/docker/recover.ts';
-import type { ExecContext, Executor, Undo } from '../../../agent/engine/executors.ts';
+import type { DockerAction } from '../../../agent/drivers/docker/container-recovery.ts';
+import type { ExecContext, Executor, Undo } from '../../../agent/core/executors.ts';
 import { createLogger } from '../../../agent/lib/log.ts';
-import { desiredState, service } from '../../support/desired-builder.ts';
-import { docker, ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../support/docker-env.ts';
+import { desiredState, service } from '../../../devenv/desired-builder.ts';
+import { docker, ensureEnv, removeLabelled, TEST_LABEL, type EnvInfo } from '../../../devenv/docker-env.ts';
 
 const label = 'rc-driver';
 const owner = 'rc-driver-x';

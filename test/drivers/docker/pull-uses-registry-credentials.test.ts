@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DockerClient } from '../../../agent/drivers/docker/client.ts';
 import { isAgentError } from '../../../agent/core/errors.ts';
 import { pullImage, pullTarget, registryOf } from '../../../agent/drivers/docker/pull.ts';
-import { ensureEnv } from '../../support/docker-env.ts';
+import { ensureEnv } from '../../../devenv/docker-env.ts';
 
 test('references split into registry, repository and tag or digest', () => {
   assert.equal(registryOf('127.0.0.1:5000/demo@sha256:ab'), '127.0.0.1:5000');

@@ -13,7 +13,7 @@ import {
   startPostgres,
   type EnvInfo,
   type PostgresFixture,
-} from '../../support/docker-env.ts';
+} from '../../../devenv/docker-env.ts';
 import { connect, databaseDigest, pgPassword, sql } from '../../backup/helpers.ts';
 
 const LABEL = 'pg-driver';

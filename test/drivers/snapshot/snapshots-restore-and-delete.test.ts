@@ -7,7 +7,7 @@ import type { SnapshotVolume } from '../../../agent/core/steps.ts';
 import type { SnapshotDriver } from '../../../agent/drivers/snapshot/driver.ts';
 import { openSnapshots } from '../../../agent/drivers/snapshot/store.ts';
 import { isSubvolume } from '../../../agent/drivers/snapshot/volume-ops.ts';
-import { loopBtrfs, type LoopBtrfs } from '../../env/btrfs.ts';
+import { loopBtrfs, type LoopBtrfs } from '../../../devenv/env/btrfs.ts';
 
 let fs: LoopBtrfs;
 let plain: string;
