@@ -91,7 +91,8 @@ registry_has() {
 # previous_field NAME FIELD: a field of NAME's entry in the images.json of an earlier run.
 previous_field() {
   [[ -f $STATE/images.json ]] || return 0
-  grep -F "\"$1\": {" "$STATE/images.json" | sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p"
+  # An image new to this environment has no line yet: nothing to compare, not a failure.
+  { grep -F "\"$1\": {" "$STATE/images.json" || true; } | sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p"
 }
 
 # push_images NAME...: pushes appliance-test/NAME to the registry unless the same content was
