@@ -94,8 +94,10 @@ export function requireRestic(ctx: BackupContext): Restic {
 
 /** Runs a job under the run lock with `running` set in the status; `fn` records the outcome. */
 export async function withJob<T>(ctx: BackupContext, job: BackupJob, fn: () => Promise<T>): Promise<T> {
-  const release = await acquireRunLock(ctx.dir, job, ctx.now());
+  const { release, tookOverStale } = await acquireRunLock(ctx.dir, job, ctx.now());
   try {
+    // A job killed before this one may have left restic's lock too: it would block prune and check.
+    if (tookOverStale) await ctx.restic?.unlock();
     await ctx.status.update(ctx.now(), (s) => jobStarted(s, job, process.pid, ctx.now()));
     try {
       return await fn();

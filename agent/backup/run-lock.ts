@@ -15,10 +15,15 @@ export interface LockHolder {
  * `appliance backup …` on the command line): a lock file created exclusively. A lock whose
  * process is gone (killed, crashed) is stale and taken over.
  */
-export async function acquireRunLock(dir: string, job: BackupJob, now: Date): Promise<() => Promise<void>> {
+export async function acquireRunLock(
+  dir: string,
+  job: BackupJob,
+  now: Date,
+): Promise<{ release: () => Promise<void>; tookOverStale: boolean }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, 'run.lock');
   const me: LockHolder = { pid: process.pid, job, startedAt: now.toISOString() };
+  let tookOverStale = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(file, 'wx', 0o600);
@@ -28,10 +33,11 @@ export async function acquireRunLock(dir: string, job: BackupJob, now: Date): Pr
       } finally {
         await fh.close();
       }
-      return async () => {
+      const release = async (): Promise<void> => {
         const holder = await readHolder(file);
         if (holder?.pid === process.pid) await rm(file, { force: true });
       };
+      return { release, tookOverStale };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -47,6 +53,7 @@ export async function acquireRunLock(dir: string, job: BackupJob, now: Date): Pr
       });
     }
     await rm(file, { force: true });
+    tookOverStale = true;
   }
   throw new AgentError('BackupBusy', 'could not take the backup lock');
 }

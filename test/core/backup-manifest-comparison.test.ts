@@ -60,12 +60,17 @@ test('the target takes data volumes marked for backup and the database container
     recover_from_backup: true,
   } as unknown as EnvConfig;
   desired.policies = { backup: { keep_daily: 1, keep_weekly: 2, keep_monthly: 3, max_age_hours: 4 } } as Policies;
-  desired.schedules = { backup: '0 1 * * *', backup_check: null, restore_test: '0 2 * * *' } as Schedules;
+  desired.schedules = {
+    backup: '0 1 * * *',
+    backup_prune: null,
+    backup_check: null,
+    restore_test: '0 2 * * *',
+  } as Schedules;
   const t = backupTargetOf(desired);
   assert.deepEqual(t.volumes, [{ name: 'uploads', hostPath: '/data/uploads' }]);
   assert.deepEqual(t.database, { container: 'shop-db', name: 'shop', user: 'shop', password: 'pw-secret' });
   assert.equal(t.repository?.repository, '/backup/repo');
-  assert.deepEqual(t.schedules, { backup: '0 1 * * *', check: null, restoreTest: '0 2 * * *' });
+  assert.deepEqual(t.schedules, { backup: '0 1 * * *', prune: null, check: null, restoreTest: '0 2 * * *' });
   assert.equal(t.recoverFromBackup, true);
   assert.equal(t.recoverFromDump, undefined);
 });

@@ -17,7 +17,7 @@ import { appAnswer, cond, fleetRoot, uniqueName, waitForCycleOn, webhook } from 
 
 // Stops and starts the test environment's Docker engine under a running agent: the agent must
 // report the outage, keep running, and bring the stack back when the engine returns.
-const envDir = join(import.meta.dirname, '..', 'env');
+const envDir = join(import.meta.dirname, '..', '..', 'devenv', 'env');
 const name = uniqueName('dockerd');
 let env: EnvInfo;
 let fleet: Fleet;
