@@ -82,7 +82,7 @@ Walk through an update and a rollback, pasting each command:
   3. Watch it converge: the agent stops the app, takes a btrfs PRE_MIGRATE snapshot, migrates
      and starts v2; the watcher prints how long the app did not answer:
        ${watch} v2
-       curl -s ${fleet.agentUrl}/status | grep -E '"(lastAppliedRevision|lastAttemptedRevision)"'
+       git log --oneline -1; node ${cli} status --url ${fleet.agentUrl}
   4. Roll back with git revert: v2's reverse migration takes the database back, your rows stay:
        git revert --no-edit HEAD && git push -q
        ${sync}; echo
