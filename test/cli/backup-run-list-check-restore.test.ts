@@ -85,6 +85,7 @@ async function onAppliance(...args: string[]): Promise<{ code: number; out: stri
       'repo: { url: "http://127.0.0.1:9/not-used-when-repo-is-given.git" }',
       `age_identity_file: ${path.join(keys, 'demo.agekey')}`,
       `state_dir: ${path.join(root, 'state')}`,
+      'trust: { allow_unsigned: true }',
       '',
     ].join('\n'),
   );
