@@ -46,7 +46,7 @@ test('the docker engine answers and uses overlay2', async () => {
 
 test('the environment has restic, which the demo needs for its scheduled backups', async () => {
   // up.sh installs it (ENV_PACKAGES), as it installs the engine: the demo runs on this environment alone.
-  const engine = await readFile(new URL('./lib/engine.sh', import.meta.url), 'utf8');
+  const engine = await readFile(new URL('../../devenv/env/lib/engine.sh', import.meta.url), 'utf8');
   assert.match(engine, /^ENV_PACKAGES=\(.*\brestic\b.*\)$/m);
   const { stdout } = await run('restic', ['version']);
   assert.match(stdout, /^restic \d+\.\d+/);
@@ -156,6 +156,7 @@ test('an image pushed to the registry is pulled back by digest with credentials 
 
 test('every image up.sh pushed is pinned by digest in the registry', () => {
   assert.deepEqual(Object.keys(env.images).sort(), [
+    'caddy:2.6',
     'debian:bookworm',
     'demo:v1',
     'demo:v2',
