@@ -146,6 +146,12 @@ export function docker(env: EnvInfo, args: readonly string[], options: DockerOpt
   });
 }
 
+/** One line per container of appliance `owner` (running or not), in docker's `--format`. */
+export async function ownedContainers(env: EnvInfo, owner: string, format: string): Promise<string[]> {
+  const out = await docker(env, ['ps', '-a', '--filter', `label=appliance.owner=${owner}`, '--format', format]);
+  return out.stdout.split('\n').filter((l) => l !== '');
+}
+
 /** Removes the containers, networks and volumes labelled `appliance-test.test=<value>`. */
 export async function removeLabelled(env: EnvInfo, value: string): Promise<void> {
   const filter = `label=${TEST_LABEL}=${value}`;

@@ -15,6 +15,7 @@ import {
   docker,
   ensureEnv,
   httpRequest,
+  ownedContainers,
   publishedPort,
   removeLabelled,
   TEST_LABEL,
@@ -138,16 +139,5 @@ export async function oneOffsOf(env: EnvInfo, owner: string): Promise<string[]> 
 
 /** Names and states of the owner's containers, e.g. `demo-web running`. */
 export async function containersOf(env: EnvInfo, owner: string): Promise<string[]> {
-  const out = await docker(env, [
-    'ps',
-    '-a',
-    '--filter',
-    `label=appliance.owner=${owner}`,
-    '--format',
-    '{{.Names}} {{.State}}',
-  ]);
-  return out.stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .sort();
+  return (await ownedContainers(env, owner, '{{.Names}} {{.State}}')).sort();
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentStatus, ConditionType } from '../agent/core/status.ts';
 import { signBody } from '../agent/engine/webhook-auth.ts';
-import { docker, httpRequest, type EnvInfo } from './docker-env.ts';
+import { httpRequest, ownedContainers, type EnvInfo } from './docker-env.ts';
 import { agentStatus, waitFor, type Fleet } from './fleet.ts';
 
 /** A unique appliance name for a test file, so fleets never share containers. */
@@ -52,16 +52,8 @@ export function cond(s: AgentStatus, type: ConditionType): { status: boolean; re
 
 /** Container ids of an appliance's services, by service label. */
 export async function containerIds(env: EnvInfo, owner: string): Promise<Record<string, string>> {
-  const out = await docker(env, [
-    'ps',
-    '-a',
-    '--filter',
-    `label=appliance.owner=${owner}`,
-    '--format',
-    '{{.ID}} {{.Label "appliance.service"}} {{.State}}',
-  ]);
   const ids: Record<string, string> = {};
-  for (const line of out.stdout.split('\n')) {
+  for (const line of await ownedContainers(env, owner, '{{.ID}} {{.Label "appliance.service"}} {{.State}}')) {
     const [id, service, state] = line.split(' ');
     if (id !== undefined && id !== '' && service !== undefined && state === 'running') ids[service] = id;
   }
