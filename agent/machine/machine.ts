@@ -4,6 +4,7 @@ import type { SnapshotVolume, Step } from '../core/steps.ts';
 import { AppCommands } from '../drivers/app/commands.ts';
 import type { DockerDriver } from '../drivers/docker/driver.ts';
 import { dockerStatus } from '../drivers/docker/errors.ts';
+import { waitDatabaseReady } from '../drivers/postgres/ready.ts';
 import type { SnapshotDriver } from '../drivers/snapshot/driver.ts';
 import { openSnapshots } from '../drivers/snapshot/store.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -110,8 +111,16 @@ export class ApplianceMachine implements MachineDriver {
         restored: records.restored,
       };
     }
+    const db = desired.app.database;
     const migration = await observeMigration(desired, actual, this.app, records, this.log, {
       readOnly: this.options.readOnly === true,
+      // Docker says `starting` until its first check, one interval after a start: ask the database.
+      databaseAnswers: async (id) =>
+        db !== undefined &&
+        (await waitDatabaseReady(docker.docker, id, db, this.log, { budgetMs: 60_000 }).then(
+          () => true,
+          () => false,
+        )),
     });
     if (migration !== undefined) actual.migration = migration;
     return actual;

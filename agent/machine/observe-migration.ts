@@ -20,7 +20,11 @@ export async function observeMigration(
   app: AppCommands,
   records: MigrationRecords,
   log: Logger,
-  options: { readOnly?: boolean } = {},
+  options: {
+    readOnly?: boolean;
+    /** Whether the database container (by id) answers a real query, waiting while it starts. */
+    databaseAnswers?: (id: string) => Promise<boolean>;
+  } = {},
 ): Promise<MigrationObservation | undefined> {
   const migrate = desired.app.commands.migrate;
   const database = desired.app.database;
@@ -51,8 +55,13 @@ export async function observeMigration(
   }
   if (local === undefined) return unknown(`${image} is not on this machine yet`);
   const db = actual.containers.find((c) => c.name === containerName(desired.name, database.service));
-  if (db?.state !== 'running' || db.health === 'starting' || db.health === 'unhealthy') {
+  if (db?.state !== 'running' || db.health === 'unhealthy') {
     return unknown(`the database (${database.service}) is not running`);
+  }
+  // A status command that cannot connect would read as an error (for an older image: a
+  // downgrade), so a database Docker still calls `starting` must answer a query first.
+  if (db.health === 'starting' && options.readOnly !== true && !(await (options.databaseAnswers?.(db.id) ?? false))) {
+    return unknown(`the database (${database.service}) is still starting`);
   }
   if (!app.has(desired, 'migration_status')) return unknown('the app has no migration_status command');
   // Asking starts a one-off container: a read-only observation (plan) never does.
