@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackupContext } from '../agent/backup/context.ts';
@@ -7,6 +7,8 @@ import { runBackup } from '../agent/backup/run-backup.ts';
 import type { BackupTarget } from '../agent/core/backup-target.ts';
 import { run } from '../agent/lib/exec.ts';
 import { createLogger } from '../agent/lib/log.ts';
+import { ensureEnv } from '../devenv/docker-env.ts';
+import { fillTo, startBenchPostgres, type BenchPostgres } from './lib/pg-bench.ts';
 import { ensurePackages, median, target } from './lib/targets.ts';
 
 const PASSWORD = 'bench-backup-password-1234';
@@ -17,17 +19,40 @@ const HOUR = 3600_000;
  * document store): the agent's backup (manifest + restic) against Debian's duplicity (GPG
  * symmetric encryption, 25 MB volumes as the original appliance used), first and incremental
  * (1% changed, `--rounds N` times, default 3: medians), then a full restore with each; and the
- * agent's backup against a bare `restic backup` of the same tree in the same run. Targets:
- * incremental ≤ 0.30 of duplicity's, ≤ 1.3× bare restic's. Options: `--size-mb N` (default
- * 1024), `--dir D` (where to work; default the system temp dir).
+ * agent's backup against a bare `restic backup` of the same tree and a `pg_dump` of the same
+ * database (`--db-mb N`, default 256; 0: files only) in the same run. Targets: incremental
+ * ≤ 0.30 of duplicity's (files only), ≤ 1.3× bare pg_dump + restic backup's. Options:
+ * `--size-mb N` (default 1024), `--dir D` (where to work; default the system temp dir).
  */
 export default async function backupBench(args: string[]): Promise<void> {
   const sizeMb = numberArg(args, '--size-mb', 1024);
   const rounds = numberArg(args, '--rounds', 3);
+  const dbMb = numberArg(args, '--db-mb', 256);
   await ensurePackages('restic', 'duplicity');
   const base = stringArg(args, '--dir') ?? tmpdir();
   const root = await mkdtemp(join(base, 'bench-backup-'));
+  let pg: BenchPostgres | undefined;
   try {
+    const dumpDir = join(root, 'bare-dump');
+    let database: BackupTarget['database'];
+    if (dbMb > 0) {
+      const secrets = join(root, 'pg-secrets');
+      await mkdir(secrets, { mode: 0o700 });
+      await mkdir(dumpDir);
+      await chmod(dumpDir, 0o777); // PostgreSQL (uid 999) writes the bare side's dump there
+      const password = randomBytes(12).toString('hex');
+      await writeFile(join(secrets, 'password'), password, { mode: 0o600 });
+      await mkdir(join(root, 'pg-data'));
+      pg = await startBenchPostgres(await ensureEnv(), 'bench-backup-pg', join(root, 'pg-data'), dumpDir, secrets);
+      const bytes = await fillTo(pg, dbMb * 1024 * 1024);
+      console.log(`database: ${mib(bytes)} in PostgreSQL 15 (container bench-backup-pg)`);
+      database = { container: 'bench-backup-pg', name: 'app', user: 'app', password };
+    }
+    const dbPg = pg;
+    // What a bare setup does for the same data: pg_dump (custom format, uncompressed, as the agent) beside the tree.
+    const bareDump = async (): Promise<void> => {
+      await dbPg?.exec(['pg_dump', '-Fc', '-Z0', '-U', 'app', '-d', 'app', '-f', '/dump/app.dump']);
+    };
     const data = join(root, 'data', 'files');
     const t = performance.now();
     const shape = await generate(data, sizeMb * 1024 * 1024);
@@ -45,6 +70,7 @@ export default async function backupBench(args: string[]): Promise<void> {
       timezone: 'UTC',
       volumes: [{ name: 'files', hostPath: data }],
       repository: { repository: join(root, 'restic-repo'), password: PASSWORD, env: {}, knownHosts: [] },
+      ...(database === undefined ? {} : { database }),
       policy: { keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_monthly: 6, max_age_hours: 32 },
       schedules: { backup: null, prune: null, check: null, restoreTest: null },
       recoverFromBackup: false,
@@ -55,7 +81,7 @@ export default async function backupBench(args: string[]): Promise<void> {
     });
     const dup = duplicity(root, data);
 
-    const bare = bareRestic(root, data);
+    const bare = bareRestic(root, dbPg === undefined ? [data] : [data, dumpDir], bareDump);
     await bare.init();
 
     const phases: Record<string, number> = {};
@@ -90,6 +116,8 @@ export default async function backupBench(args: string[]): Promise<void> {
     let added = 0;
     for (let round = 0; round < rounds; round++) {
       changed = await changeOnePercent(data, shape.bytes);
+      // 1% more rows, too.
+      if (dbPg !== undefined) await fillTo(dbPg, Math.ceil(dbMb * 1024 * 1024 * (1.01 + round * 0.01)));
       const agentRun = async (): Promise<void> => {
         const r = await timed(traced);
         rIncr.push(r.ms);
@@ -128,7 +156,9 @@ export default async function backupBench(args: string[]): Promise<void> {
     row('  job as run (a)', median(rIncr), median(dJob));
     row('full restore', rRestore.ms, dRestore.ms);
     console.log('');
-    console.log('                      agent (restic)  bare restic backup   ratio');
+    console.log(
+      `                      agent (restic)  bare ${dbPg === undefined ? 'restic backup' : 'pg_dump+restic'}   ratio`,
+    );
     console.log(
       `${'first backup'.padEnd(22)}${secs(rFirst.ms).padStart(14)}${secs(bFirst.ms).padStart(20)}${(rFirst.ms / bFirst.ms).toFixed(2).padStart(8)}`,
     );
@@ -155,11 +185,19 @@ export default async function backupBench(args: string[]): Promise<void> {
         'duplicity as duply ran it in the original: cleanup, incremental, remove-all-but-n-full 1',
     );
     console.log('');
+    if (dbPg !== undefined)
+      console.log('(duplicity backs up the files only; the agent also dumps and stores the database)');
     const vsDup = median(rIncr) / median(dIncr);
     target('incremental vs duplicity', vsDup.toFixed(2), '≤ 0.30', vsDup <= 0.3);
     const vsBare = median(rIncr) / median(bIncr);
-    target('incremental vs bare restic backup', `${vsBare.toFixed(2)}×`, '≤ 1.3×', vsBare <= 1.3);
+    target(
+      `incremental vs bare ${dbPg === undefined ? 'restic backup' : 'pg_dump + restic backup'}`,
+      `${vsBare.toFixed(2)}×`,
+      '≤ 1.3×',
+      vsBare <= 1.3,
+    );
   } finally {
+    await pg?.remove();
     await rm(root, { recursive: true, force: true });
   }
 }
@@ -283,7 +321,11 @@ function stringArg(args: string[], name: string): string | undefined {
 }
 
 /** `restic backup` of the tree as one would run it by hand: the baseline of the agent's backup. */
-function bareRestic(root: string, source: string): { init: () => Promise<void>; backup: () => Promise<void> } {
+function bareRestic(
+  root: string,
+  sources: string[],
+  dump: () => Promise<void>,
+): { init: () => Promise<void>; backup: () => Promise<void> } {
   const env = {
     RESTIC_REPOSITORY: join(root, 'bare-restic-repo'),
     RESTIC_PASSWORD: PASSWORD,
@@ -294,7 +336,8 @@ function bareRestic(root: string, source: string): { init: () => Promise<void>; 
       await run('restic', ['init'], { env });
     },
     backup: async () => {
-      await run('restic', ['backup', '--json', '--host', 'bench', source], { env, timeoutMs: 4 * HOUR });
+      await dump();
+      await run('restic', ['backup', '--json', '--host', 'bench', ...sources], { env, timeoutMs: 4 * HOUR });
     },
   };
 }
