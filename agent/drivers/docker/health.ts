@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredHealthcheck } from '../../core/desired.ts';
 import { AgentError } from '../../core/errors.ts';
 import type { ContainerInspect, DockerClient } from './client.ts';
+import { execInContainer } from './container-exec.ts';
 
 /**
  * Waits until a just-started container is ready: with no health check, that it is still
@@ -102,33 +103,7 @@ function probe(url: string, timeoutMs: number): Promise<number | undefined> {
  */
 async function passes(docker: DockerClient, id: string, cmd: readonly string[], timeoutMs: number): Promise<boolean> {
   try {
-    const exec = await docker.getContainer(id).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start();
-    stream.resume();
-    const ended = new Promise<boolean>((resolve) => {
-      stream.once('end', () => {
-        resolve(true);
-      });
-      stream.once('close', () => {
-        resolve(true);
-      });
-      stream.once('error', () => {
-        resolve(false);
-      });
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => {
-        resolve(false);
-      }, timeoutMs);
-    });
-    const done = await Promise.race([ended, timedOut]);
-    clearTimeout(timer);
-    if (!done) {
-      stream.destroy();
-      return false;
-    }
-    return (await exec.inspect()).ExitCode === 0;
+    return (await execInContainer({ docker, container: id }, cmd, { timeoutMs })).exitCode === 0;
   } catch {
     return false;
   }

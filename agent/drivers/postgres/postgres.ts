@@ -5,7 +5,7 @@ import type { DockerClient } from '../docker/client.ts';
 import { databaseHasData } from '../../core/backup-guards.ts';
 import type { DatabaseManifest, TableStat } from '../../core/backup-manifest.ts';
 import { AgentError } from '../../core/errors.ts';
-import { execInContainer, type ExecTarget } from './container-exec.ts';
+import { execInContainer, type ExecTarget } from '../docker/container-exec.ts';
 import { PSQL_FLAGS, PsqlSession } from './psql-session.ts';
 import { DATABASE_INFO_SQL, DEFAULT_NON_EMPTY_SQL, TABLE_STATS_SQL, ident, literal, parseTableStats } from './sql.ts';
 

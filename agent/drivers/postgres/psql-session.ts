@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { AgentError } from '../../core/errors.ts';
-import { execInContainer, type ContainerExecResult, type ExecTarget } from './container-exec.ts';
+import { execInContainer, type ContainerExecResult, type ExecTarget } from '../docker/container-exec.ts';
 
 /** psql flags of every call: no psqlrc, unaligned tuples only, stop at the first error. */
 export const PSQL_FLAGS = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'];

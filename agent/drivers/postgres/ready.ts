@@ -3,7 +3,7 @@ import type { DesiredDatabase } from '../../core/desired.ts';
 import { AgentError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
 import type { DockerClient } from '../docker/client.ts';
-import { execInContainer } from './container-exec.ts';
+import { execInContainer } from '../docker/container-exec.ts';
 import { PSQL_FLAGS } from './psql-session.ts';
 
 /**

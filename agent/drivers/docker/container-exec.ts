@@ -1,9 +1,9 @@
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AgentError } from '../../core/errors.ts';
-import type { DockerClient, Exec } from '../docker/client.ts';
-import { dockerError } from '../docker/errors.ts';
-import { demuxStream } from '../docker/streams.ts';
+import type { DockerClient, Exec } from './client.ts';
+import { dockerError } from './errors.ts';
+import { demuxStream } from './streams.ts';
 
 /** A running container to run commands in (`docker exec`). */
 export interface ExecTarget {
