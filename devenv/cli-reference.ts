@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { buildProgram } from '../agent/cli/program.ts';
+import { ERROR_CODES } from '../agent/core/error-codes.ts';
 
 const START = '<!-- cli-reference -->';
 const END = '<!-- /cli-reference -->';
@@ -31,7 +32,29 @@ export function withReference(readme: string): string {
   return readme.slice(0, start) + cliReference() + tail;
 }
 
+const EXIT_OF = { input: 1, refused: 1, environment: 2, failed: 2, usage: 64 } as const;
+
+/** docs/errors.md: every error code the agent logs and the CLI prints, from the registry in core. */
+export function errorReference(): string {
+  const rows = Object.entries(ERROR_CODES).map(
+    ([code, { kind, about }]) => `| \`${code}\` | ${kind} | ${String(EXIT_OF[kind])} | ${about} |`,
+  );
+  return [
+    '# Error codes',
+    '',
+    'Every error the agent logs (`err.code` in its JSON lines) and the CLI prints has one of these codes.',
+    'Match on the code, never on the message. The kind decides the exit status of a CLI command.',
+    'Made by `npm run docs` from `agent/core/error-codes.ts`.',
+    '',
+    '| code | kind | exit | meaning |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
 if (process.argv[1] === import.meta.filename) {
+  await writeFile(new URL('../docs/errors.md', import.meta.url), errorReference());
   const path = new URL('../README.md', import.meta.url);
   await writeFile(path, withReference(await readFile(path, 'utf8')));
 }

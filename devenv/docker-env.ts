@@ -119,13 +119,9 @@ function runUp(progress?: (line: string) => void): Promise<void> {
         return;
       }
       reject(
-        new AgentError(
-          'TestEnvUpFailed',
-          `devenv/env/up.sh failed (${signal ?? String(code)}):\n${output.slice(-4000)}`,
-          {
-            data: { exitCode: code, signal },
-          },
-        ),
+        new AgentError('ExecFailed', `devenv/env/up.sh failed (${signal ?? String(code)}):\n${output.slice(-4000)}`, {
+          data: { exitCode: code, signal },
+        }),
       );
     });
   });

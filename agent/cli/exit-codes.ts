@@ -1,4 +1,5 @@
 import { CommanderError, type Command } from 'commander';
+import { ERROR_CODES } from '../core/error-codes.ts';
 import { isAgentError } from '../core/errors.ts';
 
 /** The exit status of every command (README "Exit codes", `appliance --help`). */
@@ -21,14 +22,18 @@ Exit codes (every command):
   64  usage error (unknown command or option, missing argument)
   plan also exits 3 when there are changes; backup check 3 when it found errors.`;
 
-/** Codes of errors that say the input is wrong rather than the environment. */
-const INVALID = new Set(['BootstrapInvalid', 'BootstrapUnreadable', 'ConfigInvalid', 'BackupRepositoryMissing']);
-
-/** The exit status for an error a command caught. */
+/** The exit status for an error a command caught: the kind its code has in the registry. */
 export function exitCodeFor(err: unknown): number {
   if (!isAgentError(err)) return EXIT.unavailable;
-  if (err.code === 'UsageError') return EXIT.usage;
-  return INVALID.has(err.code) ? EXIT.invalid : EXIT.unavailable;
+  switch (ERROR_CODES[err.code].kind) {
+    case 'usage':
+      return EXIT.usage;
+    case 'input':
+    case 'refused':
+      return EXIT.invalid;
+    default:
+      return EXIT.unavailable;
+  }
 }
 
 /** Parses and runs a command line; commander's usage errors (thrown by exitOverride) exit 64. */

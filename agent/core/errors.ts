@@ -1,3 +1,7 @@
+import type { ErrorCode } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
+
 /**
  * The agent's error shape: a stable `code` to match on (never the message), whether
  * retrying can help (`terminal`), structured `data` safe to log, and the `cause`.
@@ -11,11 +15,11 @@ export interface AgentErrorOptions {
 }
 
 export class AgentError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly terminal: boolean;
   readonly data: Record<string, unknown>;
 
-  constructor(code: string, message: string, options: AgentErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: AgentErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AgentError';
     this.code = code;
@@ -23,13 +27,13 @@ export class AgentError extends Error {
     this.data = options.data ?? {};
   }
 
-  toJSON(): { code: string; message: string; terminal: boolean; data: Record<string, unknown> } {
+  toJSON(): { code: ErrorCode; message: string; terminal: boolean; data: Record<string, unknown> } {
     return { code: this.code, message: this.message, terminal: this.terminal, data: this.data };
   }
 }
 
 /** True when `err` is an AgentError, optionally with the given code. */
-export function isAgentError(err: unknown, code?: string): err is AgentError {
+export function isAgentError(err: unknown, code?: ErrorCode): err is AgentError {
   return err instanceof AgentError && (code === undefined || err.code === code);
 }
 

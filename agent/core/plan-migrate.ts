@@ -1,3 +1,4 @@
+import type { ErrorCode } from './error-codes.ts';
 import { findImage, normalizeRef, type ActualState, type SnapshotInfo } from './actual.ts';
 import type { DesiredState } from './desired.ts';
 import { containerName } from './names.ts';
@@ -7,7 +8,7 @@ import { RISK, type Action, type SnapshotVolume, type Step, type StepArgs } from
 
 /** A change the planner will not make, with a stable PascalCase code (the status reason). */
 export interface PlanRefusal {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -74,7 +75,7 @@ export function planMigration(desired: DesiredState, actual: ActualState, now: D
     out.snapshot = id;
     return id;
   };
-  const refuse = (code: string, message: string): MigrationPlan => {
+  const refuse = (code: ErrorCode, message: string): MigrationPlan => {
     return { steps: [], stopped: [], hold: appServices, refusals: [{ code, message }], images: [] };
   };
 

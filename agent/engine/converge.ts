@@ -1,6 +1,7 @@
 import { inventoryOf, mergeInventories, type ActualState } from '../core/actual.ts';
 import type { DesiredState } from '../core/desired.ts';
 import { AgentError } from '../core/errors.ts';
+import { isErrorCode } from '../core/error-codes.ts';
 import { hostPathsOf } from '../core/normalize.ts';
 import { describeAge } from '../core/plan-migrate.ts';
 import { downloadPhase, plan, type Plan } from '../core/plan.ts';
@@ -98,7 +99,8 @@ export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult>
   let first = planOf(before);
   if (recovery?.found === 'rolling-back' && recovery.error !== undefined && recovery.revision === desired.revision) {
     // The update had failed and was being rolled back: finished now, and not tried again.
-    const error = new AgentError(recovery.error.code, `${recovery.error.message} (rolled back after a restart)`, {
+    const code = isErrorCode(recovery.error.code) ? recovery.error.code : 'StepFailed';
+    const error = new AgentError(code, `${recovery.error.message} (rolled back after a restart)`, {
       terminal: true,
     });
     return {

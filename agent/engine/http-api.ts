@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AgentStatus } from '../core/status.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SecretRegistry } from '../lib/secrets.ts';
+import { AgentError } from '../core/errors.ts';
 import { renderMetrics } from './metrics.ts';
 import { DEFAULT_SYNC_RATE, SyncGate, type SyncRate } from './sync-gate.ts';
 import { hasSignatureHeader, webhookAuthorized } from './webhook-auth.ts';
@@ -147,6 +148,11 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 /** `host:port`, `[v6]:port` or `:port`. */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
-  if (m === null) throw new Error(`listen address '${listen}' is not host:port`);
+  if (m === null) {
+    throw new AgentError('SettingInvalid', `listen address '${listen}' is not host:port`, {
+      terminal: true,
+      data: { listen },
+    });
+  }
   return { host: m[1] ?? (m[2] === '' || m[2] === undefined ? '127.0.0.1' : m[2]), port: Number(m[3]) };
 }

@@ -1,6 +1,6 @@
 import type { DockerClient } from '../drivers/docker/client.ts';
 import type { MigrationRecord } from '../core/actual.ts';
-import { AgentError, describeError, isAgentError } from '../core/errors.ts';
+import { AgentError, describeError, isAgentError, type ErrorCode } from '../core/errors.ts';
 import type { JsonObject, JsonValue } from '../core/json.ts';
 import type { SnapshotVolume, Step } from '../core/steps.ts';
 import type { AppCommands } from '../drivers/app/commands.ts';
@@ -236,7 +236,7 @@ async function undoChange(d: DataStepDeps, step: Step<'app.migrate'>, ctx: Recov
   return snap !== undefined;
 }
 
-async function expectUpToDate(d: DataStepDeps, ctx: ExecContext, image: string, code: string): Promise<void> {
+async function expectUpToDate(d: DataStepDeps, ctx: ExecContext, image: string, code: ErrorCode): Promise<void> {
   if (!d.app.has(ctx.desired, 'migration_status')) return;
   const again = await d.app.status(ctx.desired, image, ctx.signal);
   if (again.status !== 'up-to-date') {

@@ -1,6 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
+import { AgentError } from '../core/errors.ts';
 import type { GitFs } from './tree-reader.ts';
 
 /** What {@link compactPacks} did. */
@@ -43,11 +44,12 @@ export async function compactPacks(fs: GitFs, gitdir: string, minPacks: number):
 /** The object ids listed in a version 2 pack index (magic, version, fan-out table, then the ids). */
 export function packIndexOids(idx: Buffer, name: string): string[] {
   if (idx.length < 8 + 256 * 4 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) {
-    throw new Error(`${name} is not a version 2 pack index`);
+    throw new AgentError('SourceCorrupt', `${name} is not a version 2 pack index`, { data: { pack: name } });
   }
   const count = idx.readUInt32BE(8 + 255 * 4);
   const start = 8 + 256 * 4;
-  if (idx.length < start + count * 20) throw new Error(`${name} is truncated`);
+  if (idx.length < start + count * 20)
+    throw new AgentError('SourceCorrupt', `${name} is truncated`, { data: { pack: name } });
   const out: string[] = [];
   for (let i = 0; i < count; i++) out.push(idx.toString('hex', start + i * 20, start + (i + 1) * 20));
   return out;

@@ -25,7 +25,7 @@ export function emptyMachine(owner: string): ActualState {
 export function applyToFake(actual: ActualState, step: Step): ActualState {
   const m = structuredClone(actual);
   const fail = (msg: string): never => {
-    throw new AgentError('FakeRefused', `${step.id}: ${msg}`);
+    throw new AgentError('StepFailed', `${step.id}: ${msg}`);
   };
   const byId = (id: string): ActualContainer =>
     m.containers.find((c) => c.id === id) ?? fail(`no owned container ${id}`);

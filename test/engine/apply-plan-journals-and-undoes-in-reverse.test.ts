@@ -43,7 +43,7 @@ function recording(calls: string[], fail?: string, onRun?: (id: string) => Promi
   const exec = async (s: Step): Promise<Undo> => {
     calls.push(`run ${s.id}`);
     await onRun?.(s.id);
-    if (s.id === fail) throw new AgentError('Boom', `${s.id} failed`);
+    if (s.id === fail) throw new AgentError('StepFailed', `${s.id} failed`);
     return {
       revert: () => Promise.resolve(void calls.push(`revert ${s.id}`)),
       commit: () => Promise.resolve(void calls.push(`commit ${s.id}`)),
@@ -89,7 +89,7 @@ test('a failing step unwinds the done steps in reverse and nothing is committed'
     specKey: 'k',
   });
   assert.equal(out.ok, false);
-  assert.equal(out.error?.code, 'Boom');
+  assert.equal(out.error?.code, 'StepFailed');
   assert.deepEqual(calls, ['run a', 'run b', 'run c', 'revert b', 'revert a']);
   assert.deepEqual(
     out.changeSet.map((c) => c.outcome),

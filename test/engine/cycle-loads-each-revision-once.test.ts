@@ -31,7 +31,7 @@ function stoppingCycle(
     // The machine is not what these tests are about.
     driverFor: (desired) => {
       seen.push(desired);
-      throw new AgentError('TestStop', 'no machine in this test');
+      throw new AgentError('AgentUnavailable', 'no machine in this test');
     },
     stateDir: '/nonexistent',
     log: quiet,
@@ -68,7 +68,10 @@ test('a revision is read, decrypted and validated once, however often it is poll
   );
   const signal = new AbortController().signal;
   const poll = (): Promise<unknown> =>
-    assert.rejects(cycle('poll', signal), (err: unknown) => err instanceof AgentError && err.code === 'TestStop');
+    assert.rejects(
+      cycle('poll', signal),
+      (err: unknown) => err instanceof AgentError && err.code === 'AgentUnavailable',
+    );
 
   await poll();
   const readsOfOne = reads;
@@ -106,6 +109,9 @@ test('a revision whose config is invalid is not remembered as loaded', async () 
   const outcome = await cycle('poll', signal);
   assert.equal(outcome.kind, 'stalled');
   files = good;
-  await assert.rejects(cycle('poll', signal), (err: unknown) => err instanceof AgentError && err.code === 'TestStop');
+  await assert.rejects(
+    cycle('poll', signal),
+    (err: unknown) => err instanceof AgentError && err.code === 'AgentUnavailable',
+  );
   assert.equal(decrypts, 2);
 });

@@ -32,7 +32,9 @@ test('secret values are masked in messages, fields and nested errors', () => {
   const log = createLogger({ secrets, destination: out.stream });
   log.info({ url: 'https://user:hunter2-very-secret@example.org' }, 'connecting with hunter2-very-secret');
   log.error(
-    { err: new AgentError('X', 'failed: hunter2-very-secret', { data: { line: 'AAAABBBBCCCCDDDDEEEEFFFF' } }) },
+    {
+      err: new AgentError('StepFailed', 'failed: hunter2-very-secret', { data: { line: 'AAAABBBBCCCCDDDDEEEEFFFF' } }),
+    },
     'boom',
   );
   assert.doesNotMatch(out.text(), /hunter2|AAAABBBBCCCCDDDD/);

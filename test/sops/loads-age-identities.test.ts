@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient, loadIdentities, resolveIdentityFile } from '../../agent/sops/index.ts';
-import { isAgentError } from '../../agent/core/errors.ts';
+import { isAgentError, type ErrorCode } from '../../agent/core/errors.ts';
 import { identitiesOf, PQ_KEY, ROPS_KEY } from './fixtures.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'sops-identities-'));
@@ -40,7 +40,7 @@ test('warns when the identity file is readable by group or others', async () => 
 test('errors name the file and line but never echo key material', async () => {
   const { identity } = await generateIdentity();
   const broken = `${identity.slice(0, -3)}QQQ`;
-  const cases: [string, string, string][] = [
+  const cases: [string, ErrorCode, string][] = [
     [join(dir, 'absent.txt'), 'AgeIdentityMissing', 'not found'],
     [await keyFile('bad.txt', `# ok\n${broken}\n`), 'AgeIdentityInvalid', 'line 2'],
     [await keyFile('plugin.txt', 'AGE-PLUGIN-YUBIKEY-1QQQQ\n'), 'AgeIdentityInvalid', 'plugin'],

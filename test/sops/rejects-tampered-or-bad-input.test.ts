@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decryptSops, encryptSops, generateIdentity } from '../../agent/sops/index.ts';
-import { isAgentError } from '../../agent/core/errors.ts';
+import { isAgentError, type ErrorCode } from '../../agent/core/errors.ts';
 import { parseDocument } from 'yaml';
 import { fixture, NO_MAC, PGP_ONLY } from './fixtures.ts';
 
@@ -18,7 +18,7 @@ function open(text: string, identities = [me.identity], extra: { maxBytes?: numb
 /** Asserts a terminal AgentError with `code` that names the file and leaks no secret. */
 async function rejectsWith(
   promise: Promise<unknown>,
-  code: string,
+  code: ErrorCode,
   check: (data: Record<string, unknown>) => void = () => {},
 ) {
   await assert.rejects(promise, (err) => {

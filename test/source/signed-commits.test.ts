@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isAgentError } from '../../agent/core/errors.ts';
+import { isAgentError, type ErrorCode } from '../../agent/core/errors.ts';
 import type { TrustedSigner } from '../../agent/source/index.ts';
 import { createGpgSigner, createSshSigner, type Signer } from '../../devenv/signers.ts';
 import { sourceFixture, type SourceFixture } from './fixture.ts';
@@ -38,7 +38,7 @@ async function acceptedFixture(): Promise<{ fx: SourceFixture; first: string }> 
   return { fx, first };
 }
 
-async function assertRefused(fx: SourceFixture, code: string, commit: string, kept: string): Promise<void> {
+async function assertRefused(fx: SourceFixture, code: ErrorCode, commit: string, kept: string): Promise<void> {
   await assert.rejects(fx.source({ trustedSigners: trusted() }).sync(), (err: unknown) => {
     assert.ok(isAgentError(err, code), `expected ${code}, got ${String(err)}`);
     assert.equal(err.data['commit'], commit);

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isAgentError } from '../../agent/core/errors.ts';
+import { isAgentError, type ErrorCode } from '../../agent/core/errors.ts';
 import { dirRepoReader } from '../../agent/config/repo-dir.ts';
 import { git, tempDir } from '../../devenv/git-repo.ts';
 import { sourceFixture } from './fixture.ts';
 
-const isCode = (code: string) => (err: unknown) => isAgentError(err, code);
+const isCode = (code: ErrorCode) => (err: unknown) => isAgentError(err, code);
 
 test('absolute paths and .. are refused for reads and listings; other paths are normalized', async () => {
   const fx = await sourceFixture();

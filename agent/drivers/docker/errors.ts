@@ -1,4 +1,4 @@
-import { AgentError } from '../../core/errors.ts';
+import { AgentError, type ErrorCode } from '../../core/errors.ts';
 
 const UNAVAILABLE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
@@ -21,7 +21,12 @@ export function dockerMessage(err: unknown): string {
  * Turns an error of the engine client into an AgentError: `DockerUnavailable` (transient) when the engine
  * cannot be reached, else `code` with the engine's message. Data holds only what is safe to log.
  */
-export function dockerError(err: unknown, code: string, what: string, data: Record<string, unknown> = {}): AgentError {
+export function dockerError(
+  err: unknown,
+  code: ErrorCode,
+  what: string,
+  data: Record<string, unknown> = {},
+): AgentError {
   if (err instanceof AgentError) return err;
   const sys = (err as { code?: unknown } | null)?.code;
   if (typeof sys === 'string' && UNAVAILABLE.has(sys)) {
