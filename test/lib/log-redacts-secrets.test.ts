@@ -41,7 +41,7 @@ test('secret values are masked in messages, fields and nested errors', () => {
   const [first, second] = out.lines();
   assert.equal(first!['msg'], 'connecting with [REDACTED]');
   assert.equal(first!['level'], 'info');
-  assert.match(JSON.stringify(second!['err']), /"code":"X"/);
+  assert.match(JSON.stringify(second!['err']), /"code":"StepFailed"/);
 });
 
 test('values under secret-looking keys are masked even when unknown', () => {
