@@ -18,7 +18,7 @@ const quiet = createLogger({
   }),
 });
 
-/** A cycle on `source` whose machine stops it with TestStop once it has the desired state (`seen`). */
+/** A cycle on `source` whose machine stops it (AgentUnavailable) once it has the desired state (`seen`). */
 function stoppingCycle(
   source: Parameters<typeof createCycle>[0]['source'],
   decrypt: DecryptEnv,
