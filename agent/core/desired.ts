@@ -162,6 +162,8 @@ export interface DesiredIngress {
     readTimeoutSeconds: number;
   };
   smtp?: { service: string; port: number };
+  /** appliance.yml service_mode when enabled: every name shows the service page with `message`. */
+  service?: { reason: 'manual'; message: string };
   clientCerts: {
     mode: 'off' | 'optional' | 'mandatory';
     /** CA certificate given in env.yml. */
