@@ -1,4 +1,4 @@
-import type { DesiredState } from './desired.ts';
+import { secretValues, type DesiredState } from './desired.ts';
 import type { IngressInput } from './ingress-caddy.ts';
 
 /**
@@ -11,7 +11,8 @@ export type AgentSituation =
   | { kind: 'updating'; step?: 'migration' | 'restart' }
   | { kind: 'starting' }
   | { kind: 'recovering' }
-  | { kind: 'stalled'; reason: string }
+  /** A stall as the status has it; the message is never shown (it may quote a command's output). */
+  | { kind: 'stalled'; reason: string; message?: string }
   | { kind: 'unconfigured' };
 
 /** What a user sees while the app cannot take traffic; undefined when it can. */
@@ -62,7 +63,7 @@ export function ingressService(
         retryAfterSeconds: 60,
       };
     case 'stalled': {
-      const code = REASON_CODE.test(situation.reason) ? ` (${situation.reason})` : '';
+      const code = shownCode(situation.reason, desired) === undefined ? '' : ` (${situation.reason})`;
       return {
         reason: 'stalled',
         message: `The service is stopped by a problem its operator has been told about${code}.`,
@@ -72,4 +73,11 @@ export function ingressService(
     case 'unconfigured':
       return { reason: 'unconfigured', message: 'This appliance is not configured yet.', retryAfterSeconds: 300 };
   }
+}
+
+/** The reason code when it looks like one and holds no secret of the desired state (belt and braces). */
+function shownCode(reason: string, desired: DesiredState): string | undefined {
+  if (!REASON_CODE.test(reason)) return undefined;
+  // Secrets shorter than 4 characters would hide every code and cannot be told from one.
+  return secretValues(desired).some((s) => s.length >= 4 && reason.includes(s)) ? undefined : reason;
 }
