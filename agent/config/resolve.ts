@@ -143,6 +143,9 @@ export function resolveDesired(input: ResolveInput): DesiredState {
         }),
     commands,
     ingress: {
+      ...(appliance.service_mode?.enabled === true
+        ? { service: { reason: 'manual' as const, message: appliance.service_mode.message } }
+        : {}),
       serverNames: [...(site.allowed_hosts ?? [])],
       ...(http === undefined
         ? {}
@@ -154,9 +157,6 @@ export function resolveDesired(input: ResolveInput): DesiredState {
             },
           }),
       ...(app.ingress.smtp === undefined ? {} : { smtp: { ...app.ingress.smtp } }),
-      ...(appliance.service_mode?.enabled === true
-        ? { service: { reason: 'manual' as const, message: appliance.service_mode.message } }
-        : {}),
       clientCerts: {
         mode: certs.mode,
         ...(certs.ca === undefined ? {} : { ca: certs.ca }),

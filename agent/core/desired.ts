@@ -154,6 +154,8 @@ export interface DesiredCommand {
 }
 
 export interface DesiredIngress {
+  /** appliance.yml service_mode when enabled: every name shows the service page with `message`. */
+  service?: { reason: 'manual'; message: string };
   /** Host names the proxy answers for (env.yml allowed_hosts, default [domain]). */
   serverNames: string[];
   http?: {
@@ -162,8 +164,6 @@ export interface DesiredIngress {
     readTimeoutSeconds: number;
   };
   smtp?: { service: string; port: number };
-  /** appliance.yml service_mode when enabled: every name shows the service page with `message`. */
-  service?: { reason: 'manual'; message: string };
   clientCerts: {
     mode: 'off' | 'optional' | 'mandatory';
     /** CA certificate given in env.yml. */
