@@ -65,7 +65,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('the driver lists names, issuer and expiry of what pebble and the internal CA issued', () => {
+test('the driver lists names, issuer and expiry of what pebble and the internal CA issued', async () => {
+  assert.deepEqual(await readCertificates(join(dir, 'no-storage-yet')), [], 'before Caddy ever ran: none');
   assert.equal(certs.length, 2, JSON.stringify(certs));
   const [internal, acme] = certs; // sorted by name
   assert.ok(internal && acme);
