@@ -61,7 +61,7 @@ function layerFences() {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'example-config-repo/', 'bin/'] },
+  { ignores: ['node_modules/', 'dist/', 'example-config-repo/', 'bin/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

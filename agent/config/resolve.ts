@@ -143,6 +143,9 @@ export function resolveDesired(input: ResolveInput): DesiredState {
         }),
     commands,
     ingress: {
+      ...(appliance.service_mode?.enabled === true
+        ? { service: { reason: 'manual' as const, message: appliance.service_mode.message } }
+        : {}),
       serverNames: [...(site.allowed_hosts ?? [])],
       ...(http === undefined
         ? {}

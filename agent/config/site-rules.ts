@@ -1,7 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import { parseCron } from '../core/cron.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import type { Findings } from './app-rules.ts';
 import type { ApplianceConfig, EnvConfig } from '../core/config-types.gen.ts';
+
+/** The longest `service_mode.message` (UTF-8 bytes): a short notice, not a document. */
+export const SERVICE_MESSAGE_MAX_BYTES = 1024;
 
 /** Rules inside a decrypted env.yml that its schema cannot express. */
 export function checkEnv(env: EnvConfig, file: string): Findings {
@@ -28,6 +32,18 @@ export function checkEnv(env: EnvConfig, file: string): Findings {
   env.ssh.authorized_keys.forEach((k, i) => {
     if (retired.has(k)) err(`/ssh/authorized_keys/${i}`, 'this key is also in ssh.deprecated_keys');
   });
+  const seenHosts = new Map<string, number>();
+  (env.allowed_hosts ?? []).forEach((h, i) => {
+    // DNS names compare without case and without the root's trailing dot: the proxy would
+    // match both spellings to one site, so the second one is a mistake, not an extra name.
+    const key = h.toLowerCase().replace(/\.$/, '');
+    const first = seenHosts.get(key);
+    if (first !== undefined) err(`/allowed_hosts/${i}`, `'${h}' is the same host name as allowed_hosts[${first}]`);
+    else seenHosts.set(key, i);
+  });
+  const ca = env.tls.client_certs.ca;
+  const caProblem = ca === undefined ? undefined : pemCaProblem(ca);
+  if (caProblem !== undefined) err('/tls/client_certs/ca', caProblem);
   if (env.tls.acme.enabled && env.tls.key !== undefined) {
     warnings.push({
       file,
@@ -56,6 +72,15 @@ export function checkAppliance(appliance: ApplianceConfig, file: string): Findin
       file,
       path: '/policies/update_window',
       message: 'start and end are equal: the window would be empty',
+    });
+  }
+  const message = appliance.service_mode?.message ?? '';
+  const bytes = new TextEncoder().encode(message).length;
+  if (bytes > SERVICE_MESSAGE_MAX_BYTES) {
+    errors.push({
+      file,
+      path: '/service_mode/message',
+      message: `is ${bytes} bytes long; the service page takes at most ${SERVICE_MESSAGE_MAX_BYTES}`,
     });
   }
   for (const path of unsupportedSettings(appliance)) {
@@ -99,4 +124,25 @@ function isTimeZone(tz: string): boolean {
   } catch {
     return false;
   }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
+
+/**
+ * Why a client CA (PEM) cannot be used, or undefined: exactly one certificate, readable as
+ * X.509, marked as a CA. Caught here, it never reaches the proxy as a configuration it refuses.
+ */
+function pemCaProblem(pem: string): string | undefined {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return 'is not a PEM certificate (no BEGIN/END CERTIFICATE block)';
+  if (blocks.length > 1) return `holds ${blocks.length} certificates; give the one CA certificate`;
+  if (pem.replace(PEM_CERTIFICATE, '').trim() !== '') return 'has text outside the BEGIN/END CERTIFICATE block';
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(blocks[0] ?? '');
+  } catch {
+    return 'is not a valid X.509 certificate (the PEM block does not decode to one)';
+  }
+  if (!cert.ca) return `is not a CA certificate ('${cert.subject.replace(/\n/g, ', ')}' may not sign others)`;
+  return undefined;
 }

@@ -453,6 +453,7 @@ export interface ApplianceConfig {
    * IANA time zone in which schedules and the update window are read.
    */
   timezone: string;
+  service_mode?: ServiceMode;
   schedules: Schedules;
   policies: Policies;
   /**
@@ -470,6 +471,19 @@ export interface AgentPin {
    * Semantic version of the agent, e.g. 0.3.1.
    */
   version: string;
+}
+/**
+ * Manual service mode: every host name of the appliance answers HTTP 503 with a plain page giving `message`, until it is disabled again.
+ */
+export interface ServiceMode {
+  /**
+   * Show the service page instead of the app.
+   */
+  enabled: boolean;
+  /**
+   * Text of the service page (plain text, at most 1 KB in UTF-8); a generic maintenance text when empty.
+   */
+  message: string;
 }
 /**
  * When the scheduled jobs run: 5-field cron expressions (minute hour day-of-month month day-of-week) in `timezone`; null disables a job.

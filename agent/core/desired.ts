@@ -154,6 +154,8 @@ export interface DesiredCommand {
 }
 
 export interface DesiredIngress {
+  /** appliance.yml service_mode when enabled: every name shows the service page with `message`. */
+  service?: { reason: 'manual'; message: string };
   /** Host names the proxy answers for (env.yml allowed_hosts, default [domain]). */
   serverNames: string[];
   http?: {

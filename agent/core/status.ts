@@ -5,8 +5,9 @@
  */
 
 import type { BackupView } from './backup-status.ts';
+import { certificateExpiring, type CertificateInfo } from './certificate-status.ts';
 
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'BackupMissed';
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'BackupMissed' | 'CertificateExpiring';
 
 export interface Condition {
   type: ConditionType;
@@ -74,6 +75,8 @@ export interface AgentStatus {
   lastCycleFinishedAt?: string;
   /** Backups (served in /status; not part of the persisted loop status). */
   backup?: BackupView;
+  /** The ingress's TLS certificates (served in /status; read from its storage on each request). */
+  certificates?: CertificateInfo[];
   /** Standing warnings about the agent's own configuration, e.g. unsigned commits allowed (served in /status). */
   warnings?: Notice[];
 }
@@ -212,5 +215,19 @@ export function withBackup(status: AgentStatus, view: BackupView | undefined): A
     ...status,
     conditions: [...status.conditions.filter((c) => c.type !== 'BackupMissed'), view.condition],
     backup: view,
+  };
+}
+
+/** The status as served with the ingress's certificates and their `CertificateExpiring` condition. */
+export function withCertificates(
+  status: AgentStatus,
+  certs: readonly CertificateInfo[] | undefined,
+  now: Date,
+): AgentStatus {
+  if (certs === undefined) return status;
+  return {
+    ...status,
+    conditions: [...status.conditions.filter((c) => c.type !== 'CertificateExpiring'), certificateExpiring(certs, now)],
+    certificates: [...certs],
   };
 }

@@ -1,4 +1,5 @@
 import { backupMetrics } from '../core/backup-status.ts';
+import { certificateMetrics } from '../core/certificate-status.ts';
 import type { AgentStatus } from '../core/status.ts';
 
 /** Process memory, as `process.memoryUsage()` reports it. */
@@ -66,7 +67,7 @@ export function renderMetrics(status: AgentStatus, now: Date, memory?: ProcessMe
       ['', memory.external],
     ]);
   }
-  return `${lines.join('\n')}\n${backupLines}`;
+  return `${lines.join('\n')}\n${backupLines}${certificateMetrics(status.certificates ?? [], status.appliance)}`;
 }
 
 function escapeLabel(value: string): string {

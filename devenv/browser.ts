@@ -1,0 +1,71 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+
+/** Debian's chromium (test/prereqs.sh installs it): no browser is downloaded. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Where tests keep what they want a person to look at later (gitignored). */
+export const ARTIFACTS_DIR = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+
+/** What the browser got for one URL. */
+export interface Visit {
+  status: number;
+  headers: Record<string, string>;
+  /** The page's visible text. */
+  text: string;
+  /** The PNG of the viewport, when one was asked for. */
+  screenshot?: Buffer;
+  /** Where the screenshot was written, when a name was given. */
+  screenshotFile?: string;
+}
+
+/**
+ * Headless chromium through playwright-core. `hosts` maps names to addresses inside this browser
+ * only (like /etc/hosts), so a test can open https://<appliance name>:<port>/ on loopback.
+ * Root needs --no-sandbox.
+ */
+export async function launchBrowser(options: { hosts?: Record<string, string> } = {}): Promise<Browser> {
+  const rules = Object.entries(options.hosts ?? {}).map(([name, ip]) => `MAP ${name} ${ip}`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', ...(rules.length === 0 ? [] : [`--host-resolver-rules=${rules.join(', ')}`])],
+  });
+}
+
+/**
+ * Opens `url` in a fresh context and reports status, headers and text. With `screenshot`, the
+ * viewport is also kept as test-artifacts/<screenshot>.png. `ignoreHTTPSErrors` accepts
+ * certificates no root of the browser signs (Caddy's internal CA).
+ */
+export async function visit(
+  browser: Browser,
+  url: string,
+  options: { ignoreHTTPSErrors?: boolean; screenshot?: string } = {},
+): Promise<Visit> {
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
+    viewport: { width: 1024, height: 640 },
+  });
+  try {
+    const page = await context.newPage();
+    const response = await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+    if (response === null) throw new Error(`${url}: no response`);
+    const visit: Visit = {
+      status: response.status(),
+      headers: response.headers(),
+      text: await page.innerText('body'),
+    };
+    if (options.screenshot !== undefined) {
+      await mkdir(ARTIFACTS_DIR, { recursive: true });
+      const file = join(ARTIFACTS_DIR, `${options.screenshot}.png`);
+      visit.screenshot = await page.screenshot({ path: file });
+      visit.screenshotFile = file;
+    }
+    return visit;
+  } finally {
+    await context.close();
+  }
+}
