@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   validate: () => import('./cli/validate.ts'),
   render: () => import('./cli/render.ts'),
   plan: () => import('./cli/plan.ts'),
+  review: () => import('./cli/review.ts'),
   apply: () => import('./cli/apply.ts'),
   agent: () => import('./cli/agent.ts'),
   config: () => import('./cli/config.ts'),

@@ -10,6 +10,7 @@ import { register as registerEncrypt } from './encrypt.ts';
 import { register as registerImportLegacy } from './import-legacy.ts';
 import { register as registerPlan } from './plan.ts';
 import { register as registerRender } from './render.ts';
+import { register as registerReview } from './review.ts';
 import { register as registerStatus } from './status.ts';
 import { register as registerValidate } from './validate.ts';
 import { VERSION } from './version.ts';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     registerValidate,
     registerRender,
     registerPlan,
+    registerReview,
     registerApply,
     registerAgent,
     registerStatus,
