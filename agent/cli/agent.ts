@@ -5,7 +5,9 @@ import { AgentBackups, dataRecovery } from '../backup/agent-backups.ts';
 import { loadBootstrap } from '../config/bootstrap.ts';
 import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { loadIdentities } from '../sops/index.ts';
-import type { BootstrapConfig } from '../core/config-types.gen.ts';
+import type { BootstrapConfig, ForgeSettings } from '../core/config-types.gen.ts';
+import { commitStatusRequest, sendForgeRequest } from '../drivers/forge/commit-status.ts';
+import { ForgeReporter } from '../engine/forge-reporter.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
@@ -103,6 +105,15 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     secrets,
     exclusive: (fn) => exclusive(fn),
   });
+  // Commit statuses go to the forge of the revision in force (env.yml `forge`), beside the loop.
+  let forgeSettings: ForgeSettings | undefined;
+  const forge = new ForgeReporter({
+    name: config.name,
+    log: log.child({ component: 'forge' }),
+    settings: () => forgeSettings,
+    send: (job) => sendForgeRequest(commitStatusRequest(job.forge, job)),
+    scrub: (text) => secrets.scrub(text),
+  });
   const cycle = createCycle({
     name: config.name,
     source,
@@ -116,8 +127,10 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     secrets,
     status: () => current,
     onRecovering: (revision) => onRecovering(revision),
-    onApplied: (desired, reader) =>
-      backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined)),
+    onApplied: (desired, reader) => {
+      forgeSettings = desired.site.forge;
+      return backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined));
+    },
     hold: async () => {
       const holder = await backups.holder();
       return holder === undefined
@@ -133,6 +146,9 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       cycle,
       log,
       afterWork: releaseMemory,
+      onCycle: (outcome) => {
+        forge.cycleFinished(outcome);
+      },
       onStatus: (s) => {
         current = s;
         return writeFileAtomic(statusFile, `${JSON.stringify(secrets.scrubDeep(s), null, 2)}\n`, { mode: 0o600 });
@@ -148,6 +164,9 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     const outcome = await reconciler.trigger('once');
     process.stdout.write(`${JSON.stringify(secrets.scrubDeep(outcome))}\n`);
     process.exitCode = outcome.kind === 'applied' || outcome.kind === 'unchanged' ? 0 : 1;
+    // A status still waiting gets a few seconds: a down forge must not hold `--once`.
+    await Promise.race([forge.queue.idle(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    forge.queue.stop();
     await backups.stop();
     await reconciler.stop();
     return;
@@ -169,6 +188,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   log.info({ appliance: config.name, url: api.url, repo: config.repo.url }, 'agent started');
   r.start();
   await waitForSignal(log);
+  forge.queue.stop();
   await backups.stop();
   await r.stop();
   await api.close();

@@ -778,6 +778,7 @@ export interface EnvConfig {
    * Container registries the agent pulls the app's images from, with credentials; public registries need no entry.
    */
   registries: RegistryCredentials[];
+  forge?: ForgeSettings;
   storage: StorageSettings;
   update: UpdateSettings;
   ssh: SshSettings;
@@ -955,6 +956,31 @@ export interface RegistryCredentials {
    * Password or access token.
    */
   password: string;
+}
+/**
+ * The forge the config repository lives on. After each cycle the agent posts a commit status on the applied or refused commit (context appliance/<name>).
+ */
+export interface ForgeSettings {
+  /**
+   * The forge's API: github, gitea (also Forgejo) or gitlab.
+   */
+  kind: 'github' | 'gitea' | 'gitlab';
+  /**
+   * API root, e.g. https://api.github.com, https://git.example.org/api/v1 (Gitea, Forgejo), https://gitlab.example.org/api/v4.
+   */
+  api_url: string;
+  /**
+   * owner/name (GitHub, Gitea, Forgejo), or the project's id or full path (GitLab).
+   */
+  repository: string;
+  /**
+   * Access token allowed to write commit statuses.
+   */
+  token: string;
+  /**
+   * Linked from every status, e.g. the appliance's status page.
+   */
+  target_url?: string;
 }
 /**
  * Where the data lives on the appliance.
