@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   encrypt: () => import('./cli/encrypt.ts'),
   'import-legacy': () => import('./cli/import-legacy.ts'),
   status: () => import('./cli/status.ts'),
+  fleet: () => import('./cli/fleet.ts'),
 };
 
 const first = process.argv[2];

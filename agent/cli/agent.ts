@@ -5,9 +5,8 @@ import { AgentBackups, dataRecovery } from '../backup/agent-backups.ts';
 import { loadBootstrap } from '../config/bootstrap.ts';
 import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { loadIdentities } from '../sops/index.ts';
-import type { BootstrapConfig, ForgeSettings } from '../core/config-types.gen.ts';
-import { commitStatusRequest, sendForgeRequest } from '../drivers/forge/commit-status.ts';
-import { ForgeReporter } from '../engine/forge-reporter.ts';
+import type { BootstrapConfig } from '../core/config-types.gen.ts';
+import { agentReports } from './agent-reports.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
@@ -105,15 +104,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     secrets,
     exclusive: (fn) => exclusive(fn),
   });
-  // Commit statuses go to the forge of the revision in force (env.yml `forge`), beside the loop.
-  let forgeSettings: ForgeSettings | undefined;
-  const forge = new ForgeReporter({
-    name: config.name,
-    log: log.child({ component: 'forge' }),
-    settings: () => forgeSettings,
-    send: (job) => sendForgeRequest(commitStatusRequest(job.forge, job)),
-    scrub: (text) => secrets.scrub(text),
-  });
+  // Forge commit statuses and the status ref, sent beside the loop after each cycle.
+  const reports = agentReports({ config, log, secrets, auth, backups });
   const cycle = createCycle({
     name: config.name,
     source,
@@ -128,7 +120,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     status: () => current,
     onRecovering: (revision) => onRecovering(revision),
     onApplied: (desired, reader) => {
-      forgeSettings = desired.site.forge;
+      reports.applied(desired);
       return backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined));
     },
     hold: async () => {
@@ -146,8 +138,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       cycle,
       log,
       afterWork: releaseMemory,
-      onCycle: (outcome) => {
-        forge.cycleFinished(outcome);
+      onCycle: (outcome, status) => {
+        reports.cycleFinished(outcome, status);
       },
       onStatus: (s) => {
         current = s;
@@ -164,9 +156,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     const outcome = await reconciler.trigger('once');
     process.stdout.write(`${JSON.stringify(secrets.scrubDeep(outcome))}\n`);
     process.exitCode = outcome.kind === 'applied' || outcome.kind === 'unchanged' ? 0 : 1;
-    // A status still waiting gets a few seconds: a down forge must not hold `--once`.
-    await Promise.race([forge.queue.idle(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-    forge.queue.stop();
+    // What is still queued gets a few seconds: a down forge must not hold `--once`.
+    await reports.stop(5000);
     await backups.stop();
     await reconciler.stop();
     return;
@@ -188,7 +179,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   log.info({ appliance: config.name, url: api.url, repo: config.repo.url }, 'agent started');
   r.start();
   await waitForSignal(log);
-  forge.queue.stop();
+  await reports.stop(2000);
   await backups.stop();
   await r.stop();
   await api.close();

@@ -7,6 +7,7 @@ import { register as registerBackup } from './backup.ts';
 import { register as registerConfig } from './config.ts';
 import { register as registerDecrypt } from './decrypt.ts';
 import { register as registerEncrypt } from './encrypt.ts';
+import { register as registerFleet } from './fleet.ts';
 import { register as registerImportLegacy } from './import-legacy.ts';
 import { register as registerPlan } from './plan.ts';
 import { register as registerRender } from './render.ts';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     registerApply,
     registerAgent,
     registerStatus,
+    registerFleet,
     registerConfig,
     registerBackup,
     registerDecrypt,

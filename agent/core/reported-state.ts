@@ -8,7 +8,7 @@ import {
 import { inventoryOf } from './actual.ts';
 import type { DesiredState } from './desired.ts';
 import { desiredContainers, desiredNetworks, desiredVolumes, hostPathsOf } from './normalize.ts';
-import type { Condition } from './status.ts';
+import type { AgentStatus, Condition } from './status.ts';
 
 /**
  * What an appliance reports about itself in its status ref (`refs/appliances/<name>/status`,
@@ -168,4 +168,59 @@ function dataRootOf(desired: DesiredState): string | undefined {
   if (v?.hostPath === undefined) return undefined;
   const cut = v.hostPath.lastIndexOf('/');
   return cut > 0 ? v.hostPath.slice(0, cut) : v.hostPath;
+}
+
+/** What a report is made of; all secret-free. */
+export interface ReportInput {
+  status: AgentStatus;
+  /** The desired state in force (its images). */
+  desired?: DesiredState;
+  migration?: { current?: { imageRef: string; state?: string }; images: { imageRef: string; state?: string }[] };
+  lastBackup?: { at: string; snapshotId?: string };
+  agentVersion: string;
+  now: Date;
+}
+
+/** The status ref's document from the agent's status (pure). */
+export function reportOf(input: ReportInput): ReportedState {
+  const { status } = input;
+  const images: Record<string, string> = {};
+  for (const s of input.desired?.app.services ?? []) images[s.name] = s.image;
+  const current = input.migration?.current;
+  return {
+    format: 1,
+    appliance: status.appliance,
+    reportedAt: input.now.toISOString(),
+    agentVersion: input.agentVersion,
+    ...(status.lastAppliedRevision === undefined ? {} : { lastAppliedRevision: status.lastAppliedRevision }),
+    ...(status.lastAttemptedRevision === undefined ? {} : { lastAttemptedRevision: status.lastAttemptedRevision }),
+    // Reconciling flips at every cycle: it would make every report new.
+    conditions: status.conditions.filter((c) => c.type !== 'Reconciling'),
+    ...(status.lastError === undefined
+      ? {}
+      : {
+          lastError: {
+            code: status.lastError.code,
+            message: status.lastError.message,
+            ...(status.lastError.revision === undefined ? {} : { revision: status.lastError.revision }),
+          },
+        }),
+    images,
+    ...(input.migration === undefined
+      ? {}
+      : {
+          migration: {
+            ...(current === undefined ? {} : { current }),
+            known: input.migration.images,
+          },
+        }),
+    ...(input.lastBackup === undefined ? {} : { lastBackup: input.lastBackup }),
+    snapshots: [],
+  };
+}
+
+/** A report without its time: two reports with the same fingerprint need not both be pushed. */
+export function reportFingerprint(report: ReportedState): string {
+  const { reportedAt: _at, ...rest } = report;
+  return JSON.stringify(rest);
 }

@@ -49,6 +49,16 @@ export class ReportQueue<T> {
     while (this.worker !== undefined) await this.worker;
   }
 
+  /**
+   * Resolves once nothing waits or the worker waits to retry a failure: what could be sent
+   * now has been (shutdown, `--once`).
+   */
+  async settled(): Promise<void> {
+    while (this.worker !== undefined && this.timer === undefined) {
+      await Promise.race([this.worker, new Promise((resolve) => setTimeout(resolve, 20))]);
+    }
+  }
+
   /** Drops what waits and ends the worker (a waiting retry ends at once). */
   stop(): void {
     this.stopped = true;
