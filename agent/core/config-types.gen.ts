@@ -456,6 +456,10 @@ export interface ApplianceConfig {
   schedules: Schedules;
   policies: Policies;
   /**
+   * Clones: test copies of the appliance, each a second stack (its own containers, networks and host name <name>.<domain>) on a writable snapshot of the database and files. Never touches production data, never backed up; removed when it expires or its entry is deleted.
+   */
+  clones: CloneSpec[];
+  /**
    * Per-appliance overrides of the app's services (non-secret; secrets belong in env.yml).
    */
   services: {
@@ -624,6 +628,28 @@ export interface SnapshotPolicy {
    * Days after which a clone is stopped and its snapshot removed.
    */
   clone_expiry_days: number;
+}
+/**
+ * One clone.
+ */
+export interface CloneSpec {
+  /**
+   * Clone name: its containers are <appliance>-<name>-<service>, its host name <name>.<domain>.
+   */
+  name: string;
+  /**
+   * How long the clone lives after it is made, e.g. 30m, 12h, 3d (default: policies.snapshots.clone_expiry_days).
+   */
+  expires_after?: string;
+  /**
+   * App settings of this clone, over the app definition's clone.settings.
+   */
+  settings: {
+    /**
+     * Literal value.
+     */
+    [k: string]: string | number | boolean;
+  };
 }
 /**
  * Override for one service of the app.
