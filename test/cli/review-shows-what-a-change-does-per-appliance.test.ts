@@ -177,3 +177,30 @@ test('an unknown revision exits 1 with a message', async () => {
   assert.equal(io.code, 1);
   assert.match(io.err, /HEAD has fewer than 5 parents/);
 });
+
+test('a change of an app definition reviews the appliances that use it, and only those', async () => {
+  const { dir, commit } = await fleet();
+  const base = await git(dir, ['rev-parse', 'HEAD']);
+  await edit(dir, 'apps/demo/app.yml', 'retries: 10', 'retries: 12');
+  const head = await commit('demo app: more retries');
+  const io = captureIo();
+  await runReview({ repo: dir, base, head, format: 'json' }, io);
+  assert.equal(io.code, 0, io.err);
+  const report = JSON.parse(io.out) as {
+    appliances: { name: string; settings: { file: string; path: string; from?: string; to?: string }[] }[];
+  };
+  assert.deepEqual(
+    report.appliances.map((a) => a.name),
+    ['demo'],
+  );
+  assert.deepEqual(report.appliances[0]?.settings, [
+    {
+      change: 'changed',
+      file: 'apps/demo/app.yml',
+      from: '10',
+      path: '/services/postgres/healthcheck/retries',
+      secret: false,
+      to: '12',
+    },
+  ]);
+});
