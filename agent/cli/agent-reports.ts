@@ -10,6 +10,8 @@ import { StatusRefReporter } from '../engine/status-ref-reporter.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SecretRegistry } from '../lib/secrets.ts';
 import { readMigrationRecords } from '../machine/migration-records.ts';
+import { storageLayout } from '../machine/storage-layout.ts';
+import { openSnapshots } from '../drivers/snapshot/store.ts';
 import { parseSourceUrl, type GitCredentials } from '../source/index.ts';
 import { statusRefPusher } from '../source/status-ref-push.ts';
 import { VERSION } from './version.ts';
@@ -57,7 +59,15 @@ export function agentReports(deps: {
         imageRef: r.imageRef,
         ...(r.state === undefined ? {} : { state: r.state }),
       });
+      const layout = inForce === undefined ? undefined : storageLayout(inForce);
+      const storage =
+        layout === undefined
+          ? undefined
+          : await openSnapshots(layout.root)
+              .then(async (store) => ({ driver: store.kind, snapshots: await store.list() }))
+              .catch(() => undefined);
       return reportOf({
+        ...(storage === undefined ? {} : { storage }),
         status: secrets.scrubDeep(status),
         ...(inForce === undefined ? {} : { desired: inForce }),
         migration: {

@@ -177,6 +177,8 @@ export interface ReportInput {
   desired?: DesiredState;
   migration?: { current?: { imageRef: string; state?: string }; images: { imageRef: string; state?: string }[] };
   lastBackup?: { at: string; snapshotId?: string };
+  /** Snapshots on the data path, and its snapshot driver. */
+  storage?: { driver: 'btrfs' | 'copy'; snapshots: readonly SnapshotInfo[] };
   agentVersion: string;
   now: Date;
 }
@@ -215,7 +217,13 @@ export function reportOf(input: ReportInput): ReportedState {
           },
         }),
     ...(input.lastBackup === undefined ? {} : { lastBackup: input.lastBackup }),
-    snapshots: [],
+    snapshots: (input.storage?.snapshots ?? []).map((x) => ({
+      name: x.name,
+      kind: x.kind,
+      createdAt: x.createdAt,
+      ...(x.appImage === undefined ? {} : { appImage: x.appImage }),
+    })),
+    ...(input.storage === undefined ? {} : { storageDriver: input.storage.driver }),
   };
 }
 

@@ -204,3 +204,49 @@ test('a change of an app definition reviews the appliances that use it, and only
     },
   ]);
 });
+
+test('a downgrade allowed to restore a snapshot is predicted from the snapshots the appliance reported', async () => {
+  const { dir, commit } = await fleet();
+  await edit(
+    dir,
+    'appliances/ecs-prod/appliance.yml',
+    'allow_snapshot_restore: null',
+    'allow_snapshot_restore: PRE_MIGRATE',
+  );
+  await commit('ecs: allow restoring PRE_MIGRATE');
+  await edit(dir, 'appliances/ecs-prod/appliance.yml', 'ecs:2021.05.20', 'ecs:2021.06.01');
+  const base = await commit('ecs 2021.06.01');
+  const report = {
+    appliance: 'ecs-prod',
+    lastAppliedRevision: base,
+    migration: {
+      current: { imageRef: '127.0.0.1:5000/ecs:2021.06.01' },
+      known: [{ imageRef: '127.0.0.1:5000/ecs:2021.05.20' }],
+    },
+  };
+  await reportStatus(dir, report);
+  await git(dir, ['revert', '--no-edit', 'HEAD']);
+  const head = await git(dir, ['rev-parse', 'HEAD']);
+
+  const without = captureIo();
+  await runReview({ repo: dir, base, head }, without);
+  assert.equal(without.code, 1, 'no such snapshot reported: refused');
+  assert.match(without.out, /SnapshotNotFound/);
+
+  await reportStatus(dir, {
+    ...report,
+    snapshots: [
+      {
+        name: 'PRE_MIGRATE-20240101T000000Z',
+        kind: 'PRE_MIGRATE',
+        createdAt: '2024-01-01T00:00:00.000Z',
+        appImage: '127.0.0.1:5000/ecs:2021.05.20',
+      },
+    ],
+  });
+  const io = captureIo();
+  await runReview({ repo: dir, base, head }, io);
+  assert.equal(io.code, 0, io.out);
+  assert.match(io.out, /Migration: snapshot restore \(downgrade\)/);
+  assert.match(io.out, /restoring PRE_MIGRATE-20240101T000000Z loses the data written since 2024-01-01T00:00:00.000Z/);
+});
