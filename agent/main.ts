@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   validate: () => import('./cli/validate.ts'),
   render: () => import('./cli/render.ts'),
   plan: () => import('./cli/plan.ts'),
+  review: () => import('./cli/review.ts'),
   apply: () => import('./cli/apply.ts'),
   agent: () => import('./cli/agent.ts'),
   config: () => import('./cli/config.ts'),
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   encrypt: () => import('./cli/encrypt.ts'),
   'import-legacy': () => import('./cli/import-legacy.ts'),
   status: () => import('./cli/status.ts'),
+  fleet: () => import('./cli/fleet.ts'),
 };
 
 const first = process.argv[2];

@@ -34,6 +34,8 @@ export interface FleetOptions {
   pollSeconds?: number;
   /** The appliance's data path (storage.paths.data); default root/data. A btrfs mount shows real snapshots. */
   dataPath?: string;
+  /** Let the agent push (its status ref) to the config repo over HTTP. */
+  allowPush?: boolean;
 }
 
 /** A config repo made from example-config-repo, served by git http-backend, plus an agent's bootstrap. */
@@ -98,7 +100,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   await git(work, ['remote', 'add', 'origin', bare]);
   // With its upstream set, a plain `git push` in the work clone works, as the demo tells users.
   await git(work, ['push', '-q', '-u', 'origin', 'main']);
-  const server = await startGitServer({ root: srv });
+  const server = await startGitServer({ root: srv, ...(options.allowPush === true ? { allowPush: true } : {}) });
 
   const webhookSecret = randomBytes(24).toString('hex');
   const secretFile = join(root, 'keys', 'webhook-secret');

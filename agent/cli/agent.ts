@@ -6,6 +6,7 @@ import { loadBootstrap } from '../config/bootstrap.ts';
 import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { loadIdentities } from '../sops/index.ts';
 import type { BootstrapConfig } from '../core/config-types.gen.ts';
+import { agentReports } from './agent-reports.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
@@ -103,6 +104,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     secrets,
     exclusive: (fn) => exclusive(fn),
   });
+  // Forge commit statuses and the status ref, sent beside the loop after each cycle.
+  const reports = agentReports({ config, log, secrets, auth, backups });
   const cycle = createCycle({
     name: config.name,
     source,
@@ -116,8 +119,10 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     secrets,
     status: () => current,
     onRecovering: (revision) => onRecovering(revision),
-    onApplied: (desired, reader) =>
-      backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined)),
+    onApplied: (desired, reader) => {
+      reports.applied(desired);
+      return backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined));
+    },
     hold: async () => {
       const holder = await backups.holder();
       return holder === undefined
@@ -133,6 +138,9 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       cycle,
       log,
       afterWork: releaseMemory,
+      onCycle: (outcome, status) => {
+        reports.cycleFinished(outcome, status);
+      },
       onStatus: (s) => {
         current = s;
         return writeFileAtomic(statusFile, `${JSON.stringify(secrets.scrubDeep(s), null, 2)}\n`, { mode: 0o600 });
@@ -148,6 +156,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     const outcome = await reconciler.trigger('once');
     process.stdout.write(`${JSON.stringify(secrets.scrubDeep(outcome))}\n`);
     process.exitCode = outcome.kind === 'applied' || outcome.kind === 'unchanged' ? 0 : 1;
+    // What is still queued gets a few seconds: a down forge must not hold `--once`.
+    await reports.stop(5000);
     await backups.stop();
     await reconciler.stop();
     return;
@@ -169,6 +179,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   log.info({ appliance: config.name, url: api.url, repo: config.repo.url }, 'agent started');
   r.start();
   await waitForSignal(log);
+  await reports.stop(2000);
   await backups.stop();
   await r.stop();
   await api.close();

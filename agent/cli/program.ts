@@ -7,9 +7,11 @@ import { register as registerBackup } from './backup.ts';
 import { register as registerConfig } from './config.ts';
 import { register as registerDecrypt } from './decrypt.ts';
 import { register as registerEncrypt } from './encrypt.ts';
+import { register as registerFleet } from './fleet.ts';
 import { register as registerImportLegacy } from './import-legacy.ts';
 import { register as registerPlan } from './plan.ts';
 import { register as registerRender } from './render.ts';
+import { register as registerReview } from './review.ts';
 import { register as registerStatus } from './status.ts';
 import { register as registerValidate } from './validate.ts';
 import { VERSION } from './version.ts';
@@ -27,9 +29,11 @@ export function buildProgram(): Command {
     registerValidate,
     registerRender,
     registerPlan,
+    registerReview,
     registerApply,
     registerAgent,
     registerStatus,
+    registerFleet,
     registerConfig,
     registerBackup,
     registerDecrypt,

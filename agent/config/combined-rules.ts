@@ -1,6 +1,7 @@
 import type { JsonValue } from '../core/json.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import { commandEntries, type Findings } from './app-rules.ts';
+import { checkClones } from './clone-rules.ts';
 import { refProblem, valueRefs } from './refs.ts';
 import type { AppDefinition, ApplianceConfig, EnvConfig } from '../core/config-types.gen.ts';
 
@@ -85,5 +86,6 @@ export function checkCombination(d: ApplianceDocs): Findings {
       message: `client certificates are '${certs.mode}' but there is no CA: set tls.client_certs.ca or ingress.client_ca in ${d.appFile}`,
     });
   }
-  return { errors, warnings };
+  const clones = checkClones(d);
+  return { errors: [...errors, ...clones.errors], warnings: [...warnings, ...clones.warnings] };
 }

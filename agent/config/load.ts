@@ -61,6 +61,11 @@ export interface ApplianceOutcome {
   errors: ConfigIssue[];
   warnings: ConfigIssue[];
   state?: DesiredState;
+  /**
+   * The valid documents, set when appliance.yml and the app passed their checks (also without a
+   * key): `envTree` is then env.yml's tree, decrypted or with ENC[…] values (review reads it).
+   */
+  documents?: { app: AppDefinition; appliance: ApplianceConfig; envTree: JsonValue };
 }
 
 /** Creates a context for `loadAppliance`; share one across appliances to check each app once. */
@@ -125,6 +130,7 @@ export async function loadAppliance(ctx: LoadContext, name: string, revision: st
   }
   if (appliance.value === undefined || app?.value === undefined || env.tree === undefined) return out;
   if (out.errors.length > 0) return out;
+  out.documents = { app: app.value, appliance: appliance.value, envTree: env.tree };
 
   const combined = checkCombination({
     app: app.value,

@@ -89,3 +89,11 @@ export function validateEncryptedEnv(data: JsonValue, file: string): ConfigIssue
   if (validate(data)) return [];
   return ajvErrorsToIssues(validate.errors ?? [], file);
 }
+
+/**
+ * Fills in a document's schema defaults in place, whether or not it is valid (ajv assigns
+ * defaults while it walks): for trees whose leaves are placeholders, see `keyless-env.ts`.
+ */
+export function fillDefaults(name: SchemaName, data: JsonValue): void {
+  validators().full[name](data);
+}

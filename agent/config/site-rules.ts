@@ -108,6 +108,8 @@ export function unsupportedSettings(appliance: ApplianceConfig): string[] {
   if (appliance.schedules.support_updates != null) paths.push('/schedules/support_updates');
   if (appliance.policies.reboot !== undefined) paths.push('/policies/reboot');
   if (appliance.agent !== undefined) paths.push('/agent/version');
+  // Validated (config/clone-rules.ts), but the clone runtime is not built yet (issue #15, item 3).
+  if (appliance.clones.length > 0) paths.push('/clones');
   return paths;
 }
 

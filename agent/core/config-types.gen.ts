@@ -457,6 +457,10 @@ export interface ApplianceConfig {
   schedules: Schedules;
   policies: Policies;
   /**
+   * Clones: test copies of the appliance, each a second stack (its own containers, networks and host name <name>.<domain>) on a writable snapshot of the database and files. Never touches production data, never backed up; removed when it expires or its entry is deleted.
+   */
+  clones: CloneSpec[];
+  /**
    * Per-appliance overrides of the app's services (non-secret; secrets belong in env.yml).
    */
   services: {
@@ -640,6 +644,28 @@ export interface SnapshotPolicy {
   clone_expiry_days: number;
 }
 /**
+ * One clone.
+ */
+export interface CloneSpec {
+  /**
+   * Clone name: its containers are <appliance>-<name>-<service>, its host name <name>.<domain>.
+   */
+  name: string;
+  /**
+   * How long the clone lives after it is made, e.g. 30m, 12h, 3d (default: policies.snapshots.clone_expiry_days).
+   */
+  expires_after?: string;
+  /**
+   * App settings of this clone, over the app definition's clone.settings.
+   */
+  settings: {
+    /**
+     * Literal value.
+     */
+    [k: string]: string | number | boolean;
+  };
+}
+/**
  * Override for one service of the app.
  */
 export interface ServiceOverride {
@@ -792,6 +818,7 @@ export interface EnvConfig {
    * Container registries the agent pulls the app's images from, with credentials; public registries need no entry.
    */
   registries: RegistryCredentials[];
+  forge?: ForgeSettings;
   storage: StorageSettings;
   update: UpdateSettings;
   ssh: SshSettings;
@@ -969,6 +996,31 @@ export interface RegistryCredentials {
    * Password or access token.
    */
   password: string;
+}
+/**
+ * The forge the config repository lives on. After each cycle the agent posts a commit status on the applied or refused commit (context appliance/<name>).
+ */
+export interface ForgeSettings {
+  /**
+   * The forge's API: github, gitea (also Forgejo) or gitlab.
+   */
+  kind: 'github' | 'gitea' | 'gitlab';
+  /**
+   * API root, e.g. https://api.github.com, https://git.example.org/api/v1 (Gitea, Forgejo), https://gitlab.example.org/api/v4.
+   */
+  api_url: string;
+  /**
+   * owner/name (GitHub, Gitea, Forgejo), or the project's id or full path (GitLab).
+   */
+  repository: string;
+  /**
+   * Access token allowed to write commit statuses.
+   */
+  token: string;
+  /**
+   * Linked from every status, e.g. the appliance's status page.
+   */
+  target_url?: string;
 }
 /**
  * Where the data lives on the appliance.

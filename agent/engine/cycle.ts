@@ -94,13 +94,7 @@ export function createCycle(deps: CycleDeps): Cycle {
     }
     const desired = loaded;
     const result = await apply(desired, signal);
-    if (result.applied && deps.onApplied !== undefined) {
-      try {
-        await deps.onApplied(desired, target.reader);
-      } catch (err) {
-        deps.log.warn({ err }, 'after apply: a follower of applied revisions failed');
-      }
-    }
+    if (result.applied) await notifyApplied(desired, target.reader);
     if (target.error !== undefined) {
       // The source failed but its last accepted revision was applied: report the source error.
       return fromError(target.error, target.error instanceof AgentError ? refusedRevision(target.error) : undefined);
@@ -134,8 +128,22 @@ export function createCycle(deps: CycleDeps): Cycle {
     return result;
   }
 
+  async function notifyApplied(desired: DesiredState, reader: RepoReader): Promise<void> {
+    if (deps.onApplied === undefined) return;
+    try {
+      await deps.onApplied(desired, reader);
+    } catch (err) {
+      deps.log.warn({ err }, 'after apply: a follower of applied revisions failed');
+    }
+  }
+
   async function keepLastGood(why: string, signal: AbortSignal): Promise<void> {
-    lastGood ??= await loadLastApplied();
+    if (lastGood === undefined) {
+      const found = await loadLastApplied();
+      lastGood = found?.desired;
+      // After a restart, the revision in force is this one: its followers (backups, reporters) learn it.
+      if (found !== undefined) await notifyApplied(found.desired, found.reader);
+    }
     if (lastGood === undefined) {
       deps.log.warn({ why }, 'no earlier good revision is known: the machine is left as it is');
       return;
@@ -146,7 +154,7 @@ export function createCycle(deps: CycleDeps): Cycle {
   }
 
   /** After a restart the last applied revision is read again from the local git store. */
-  async function loadLastApplied(): Promise<DesiredState | undefined> {
+  async function loadLastApplied(): Promise<{ desired: DesiredState; reader: RepoReader } | undefined> {
     const revision = deps.status().lastAppliedRevision;
     if (revision === undefined || deps.source.at === undefined) return undefined;
     try {
@@ -156,7 +164,7 @@ export function createCycle(deps: CycleDeps): Cycle {
       if (!loaded.ok) return undefined;
       deps.secrets.add(...secretValues(loaded.value));
       deps.log.info({ revision }, 'the last applied revision is in force again');
-      return loaded.value;
+      return { desired: loaded.value, reader: found.reader };
     } catch (err) {
       deps.log.warn({ err, revision }, 'the last applied revision could not be read again');
       return undefined;

@@ -12,6 +12,11 @@ export interface ReconcilerDeps {
   random?: () => number;
   /** Called with every new status (persist it, serve it). */
   onStatus?: (status: AgentStatus) => Promise<void> | void;
+  /**
+   * Called after each cycle with its outcome and the new status (reporters: forge statuses,
+   * the status ref). Must return at once; a throw is logged and ignored.
+   */
+  onCycle?: (outcome: CycleOutcome, status: AgentStatus) => void;
   /** Called once the loop is idle after a cycle that was not a no-op, or after an exclusive job (e.g. release memory). */
   afterWork?: () => void;
 }
@@ -133,6 +138,11 @@ export class Reconciler {
       this.failures = outcome.kind === 'failed' ? this.failures + 1 : 0;
       await this.publish(cycleFinished(this.current, outcome, started, this.now()));
       this.log(outcome, trigger);
+      try {
+        this.deps.onCycle?.(outcome, this.current);
+      } catch (err) {
+        this.deps.log.warn({ err }, 'a cycle reporter failed');
+      }
       return outcome;
     })();
     this.running = done;
