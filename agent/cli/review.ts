@@ -22,7 +22,7 @@ import { SCHEMAS } from '../config/schemas.ts';
 import { collectSecretPaths } from '../config/schema-walk.ts';
 import { validateRepo } from '../config/validate-repo.ts';
 import { openLocalRepo, type LocalRepo } from '../source/local-repo.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { processIo, type CliIo } from './io.ts';
 
 export interface ReviewOptions {
@@ -82,9 +82,7 @@ export async function runReview(opts: ReviewOptions, io: CliIo, deps: { decrypt?
   } catch (err) {
     if (!isAgentError(err)) throw err;
     io.stderr(`appliance review: ${describeError(err)}\n`);
-    io.setExitCode(
-      err.code === 'UsageError' ? EXIT.usage : err.code === 'RevisionUnknown' ? EXIT.invalid : EXIT.unavailable,
-    );
+    io.setExitCode(exitCodeFor(err));
   }
 }
 

@@ -33,7 +33,7 @@ test('after a restart on an invalid head, the followers of applied revisions lea
     decrypt: plainDecrypt,
     // The machine is not what this test is about.
     driverFor: () => {
-      throw new AgentError('TestStop', 'no machine in this test');
+      throw new AgentError('AgentUnavailable', 'no machine in this test');
     },
     stateDir: '/nonexistent',
     log: quiet,
