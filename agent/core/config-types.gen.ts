@@ -498,13 +498,13 @@ export interface Schedules {
    */
   backup: string | null;
   /**
-   * ACME certificate renewal check (renews when less than 30 days are left).
+   * ACME certificate renewal check (not supported yet: Caddy renews its certificates itself; leave it out).
    */
-  certificate_renewal: string | null;
+  certificate_renewal?: string | null;
   /**
-   * The app's session cleanup command.
+   * The app's session cleanup command. Not supported yet: leave it out.
    */
-  session_cleanup: string | null;
+  session_cleanup?: string | null;
   /**
    * Host package updates (unattended upgrades). Not supported yet: the agent warns and ignores a schedule here; leave it out.
    */
@@ -641,7 +641,7 @@ export interface SnapshotPolicy {
   /**
    * Days after which a clone is stopped and its snapshot removed.
    */
-  clone_expiry_days: number;
+  clone_expiry_days?: number;
 }
 /**
  * One clone.

@@ -30,14 +30,10 @@ timezone: ${JSON.stringify(o.timezone)}
 # Cron expressions in the time zone above; null switches a job off.
 schedules:
   backup: '30 22 * * *'
-  certificate_renewal: '15 3 * * *'
-  session_cleanup: '5 4 * * *'
   backup_check: '0 5 * * sun'
   restore_test: '0 5 1 * *'
   snapshot_expiry: '0 * * * *'
 policies:
-  # Uncomment to apply updates only inside a window:
-  # update_window: { days: [sun], start: '06:30', end: '08:30' }
   rollback:
     # false: a failed health gate keeps the new version and stalls instead of rolling back.
     on_failed_health: true
@@ -52,7 +48,6 @@ policies:
     max_age_hours: 32
   snapshots:
     pre_migrate_expiry_days: 7
-    clone_expiry_days: 3
 `;
 }
 

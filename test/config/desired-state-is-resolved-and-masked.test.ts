@@ -55,7 +55,6 @@ test('defaults are filled in and volumes get host paths', async () => {
   assert.equal(state.schedules.restore_test, null);
   assert.equal(state.policies.backup.keep_daily, 14);
   assert.equal(state.policies.snapshots.pre_migrate_expiry_days, 7);
-  assert.equal(state.policies.snapshots.clone_expiry_days, 3);
   assert.equal(state.policies.backup.max_age_hours, 32);
   assert.equal(state.site.mail.relay?.port, 587);
   assert.deepEqual(

@@ -9,7 +9,16 @@ import type { AppDefinition } from '../../agent/core/config-types.gen.ts';
 import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from './helpers.ts';
 
 const FILE = 'appliances/shop-prod/appliance.yml';
-const UNSUPPORTED = ['/agent/version', '/policies/reboot', '/schedules/host_updates', '/schedules/support_updates'];
+const UNSUPPORTED = [
+  '/agent/version',
+  '/policies/reboot',
+  '/policies/snapshots/clone_expiry_days',
+  '/policies/update_window',
+  '/schedules/certificate_renewal',
+  '/schedules/host_updates',
+  '/schedules/session_cleanup',
+  '/schedules/support_updates',
+];
 
 test('settings the agent does not support yet are warnings, not silently accepted', async () => {
   const files = editYaml(await fixtureRepo('basic'), FILE, (doc) => {
@@ -17,6 +26,10 @@ test('settings the agent does not support yet are warnings, not silently accepte
     (doc['schedules'] as Record<string, unknown>)['host_updates'] = '30 6 * * sun';
     (doc['schedules'] as Record<string, unknown>)['support_updates'] = '45 6 * * sun';
     (doc['policies'] as Record<string, unknown>)['reboot'] = { mode: 'kernel-only' };
+    (doc['schedules'] as Record<string, unknown>)['certificate_renewal'] = '15 3 * * *';
+    (doc['schedules'] as Record<string, unknown>)['session_cleanup'] = '5 4 * * *';
+    (doc['policies'] as Record<string, Record<string, unknown>>)['snapshots'] = { clone_expiry_days: 3 };
+    (doc['policies'] as Record<string, unknown>)['update_window'] = { days: ['sun'], start: '06:30', end: '08:30' };
   });
   const result = await loadDesired(memoryRepo(files), 'shop-prod', { decrypt: plainDecrypt, revision: 'r1' });
   assert.ok(result.ok);
