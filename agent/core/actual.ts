@@ -1,3 +1,4 @@
+import type { JsonObject } from './json.ts';
 import type { ContainerSpec } from './normalize.ts';
 
 /** Docker's container states; "missing" is a container that is not in the list. */
@@ -82,6 +83,8 @@ export interface ActualState {
   migration?: MigrationObservation;
   /** Snapshots of the data volumes; absent when the app has no data or database volume. */
   storage?: StorageObservation;
+  /** The configuration the ingress has loaded (its admin API); absent when none answers. */
+  ingress?: { config: JsonObject };
 }
 
 /**

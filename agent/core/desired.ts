@@ -157,11 +157,13 @@ export interface DesiredIngress {
   /** Host names the proxy answers for (env.yml allowed_hosts, default [domain]). */
   serverNames: string[];
   http?: {
-    routes: { path: string; service: string; port: number }[];
+    routes: { path: string; service: string; port: number; clientCerts: 'off' | 'optional' | 'require' }[];
     maxBodySize: string;
     readTimeoutSeconds: number;
   };
   smtp?: { service: string; port: number };
+  /** The agent's Caddy (appliance.yml `images.ingress`); absent: no ingress runs. */
+  proxy?: DesiredProxy;
   clientCerts: {
     mode: 'off' | 'optional' | 'mandatory';
     /** CA certificate given in env.yml. */
@@ -170,6 +172,18 @@ export interface DesiredIngress {
     caFile?: string;
     crlFile?: string;
   };
+}
+
+/** How the ingress container is run and what its configuration is made from (env.yml `ingress`, `tls`). */
+export interface DesiredProxy {
+  /** Its service in `app.services` (role support). */
+  service: string;
+  /** Host directory of the admin socket and the configuration file (bind-mounted to /run/caddy). */
+  adminDir: string;
+  /** Host ports; the container listens on the same numbers, so redirects name the public port. */
+  ports: { http: number; https: number; hostIp: string };
+  acme?: { directory: string; email?: string };
+  hsts?: { maxAgeSeconds: number; includeSubdomains: boolean };
 }
 
 /** What masked values are shown as. */

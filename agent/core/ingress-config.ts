@@ -1,0 +1,105 @@
+import type { DesiredState } from './desired.ts';
+import { renderCaddyConfig, type IngressInput, type IngressRoute, type ServiceReason } from './ingress-caddy.ts';
+import type { JsonObject } from './json.ts';
+import { containerName } from './names.ts';
+
+/** Name of the ingress service the resolver adds when appliance.yml sets `images.ingress`. */
+export const INGRESS_SERVICE = 'ingress';
+/** Inside the ingress container: the admin socket's directory (a host directory), and Caddy's storage. */
+export const INGRESS_RUN_DIR = '/run/caddy';
+export const INGRESS_STORAGE_DIR = '/data';
+export const INGRESS_CONFIG_FILE = 'caddy.json';
+export const INGRESS_ADMIN_SOCKET = 'admin.sock';
+/** Seconds a client is told to wait before trying again on the service page. */
+export const RETRY_AFTER_SECONDS = 30;
+
+/** What `ingressConfig` renders besides the desired state. */
+export interface IngressOptions {
+  /** Every name shows the service page with this reason instead of the app. */
+  service?: { reason: ServiceReason; message?: string };
+  /** Upstream address per service (a switch to a container not yet under its name); default the container name. */
+  dial?: Readonly<Record<string, string>>;
+}
+
+/** The page's text for each reason; never a secret (a stalled reason is a short code-like text). */
+export function serviceMessage(reason: ServiceReason, detail?: string): string {
+  switch (reason) {
+    case 'updating':
+      return 'An update is being installed.';
+    case 'starting':
+      return 'The service is starting.';
+    case 'recovering':
+      return 'The service is being restored from a backup.';
+    case 'stalled':
+      return `The service is stopped until an operator fixes it${detail === undefined ? '' : `: ${detail}`}.`;
+    case 'manual':
+      return detail ?? 'The service is under maintenance.';
+    case 'unconfigured':
+      return 'The service is not configured yet.';
+  }
+}
+
+/**
+ * The ingress's Caddy configuration for the desired state: the app's routes to its containers
+ * by name, or the service page. Undefined when the appliance runs no ingress. Pure: a plan
+ * compares it with what Caddy has loaded.
+ */
+export function ingressConfig(desired: DesiredState, options: IngressOptions = {}): JsonObject | undefined {
+  const input = ingressInput(desired, options);
+  return input === undefined ? undefined : renderCaddyConfig(input);
+}
+
+export function ingressInput(desired: DesiredState, options: IngressOptions = {}): IngressInput | undefined {
+  const { ingress } = desired.app;
+  const proxy = ingress.proxy;
+  if (proxy === undefined) return undefined;
+  const routes: IngressRoute[] = (ingress.http?.routes ?? []).map((r) => ({
+    path: r.path,
+    dial: `${options.dial?.[r.service] ?? containerName(desired.name, r.service)}:${r.port}`,
+    clientCerts: r.clientCerts,
+  }));
+  const s = options.service ?? manualMode(desired);
+  return {
+    names: [...ingress.serverNames],
+    routes,
+    ...(s === undefined
+      ? {}
+      : {
+          service: {
+            reason: s.reason,
+            message: s.message ?? serviceMessage(s.reason),
+            retryAfterSeconds: RETRY_AFTER_SECONDS,
+          },
+        }),
+    tls: proxy.acme === undefined ? {} : { acme: { ...proxy.acme } },
+    ...(ingress.clientCerts.ca === undefined ? {} : { clientCa: ingress.clientCerts.ca }),
+    ...(proxy.hsts === undefined ? {} : { hsts: { ...proxy.hsts } }),
+    ports: { http: proxy.ports.http, https: proxy.ports.https },
+    maxBodyBytes: sizeBytes(ingress.http?.maxBodySize ?? '150m'),
+    readTimeoutSeconds: ingress.http?.readTimeoutSeconds ?? 300,
+    storageRoot: INGRESS_STORAGE_DIR,
+    admin: `unix/${INGRESS_RUN_DIR}/${INGRESS_ADMIN_SOCKET}`,
+  };
+}
+
+/**
+ * HOOK: appliance.yml `service_mode: {enabled, message}` (its schema and validation come with
+ * the other half of #11). Read here once the resolver puts it on the desired state as
+ * `serviceMode`; until then no appliance is in manual service mode.
+ */
+function manualMode(desired: DesiredState): IngressOptions['service'] {
+  const mode = (desired as { serviceMode?: { enabled: boolean; message?: string } }).serviceMode;
+  if (mode?.enabled !== true) return undefined;
+  return {
+    reason: 'manual',
+    ...(mode.message === undefined ? {} : { message: serviceMessage('manual', mode.message) }),
+  };
+}
+
+/** Bytes of a size such as 150m (the schema's pattern). */
+export function sizeBytes(size: string): number {
+  const m = /^(\d+)([kmg]?)$/.exec(size);
+  if (m === null) return 0;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2] as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * unit;
+}
