@@ -31,6 +31,8 @@ export interface ActualContainer {
   dependsOn: string[];
   /** Docker networks it is connected to. */
   networks: string[];
+  /** Its address on each network it is connected to, while running (the ingress dials these). */
+  addresses?: Record<string, string>;
   state: ContainerState;
   health: HealthState;
   /** Exit code of the last run when not running. */

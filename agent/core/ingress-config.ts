@@ -1,7 +1,7 @@
 import type { DesiredState } from './desired.ts';
 import { renderCaddyConfig, type IngressInput, type IngressRoute, type ServiceReason } from './ingress-caddy.ts';
 import type { JsonObject } from './json.ts';
-import { containerName } from './names.ts';
+import { containerName, networkName } from './names.ts';
 
 /** Name of the ingress service the resolver adds when appliance.yml sets `images.ingress`. */
 export const INGRESS_SERVICE = 'ingress';
@@ -17,8 +17,40 @@ export const RETRY_AFTER_SECONDS = 30;
 export interface IngressOptions {
   /** Every name shows the service page with this reason instead of the app. */
   service?: { reason: ServiceReason; message?: string };
-  /** Upstream address per service (a switch to a container not yet under its name); default the container name. */
+  /** Upstream address per service (see upstreamAddresses); a service without one is dialled by container name. */
   dial?: Readonly<Record<string, string>>;
+}
+
+/** What `upstreamAddresses` needs of a container. */
+export interface AddressedContainer {
+  name: string;
+  state: string;
+  addresses?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The address of each routed service's running container on a network it shares with the
+ * ingress. The ingress dials addresses, not names: Docker's name resolution can answer for a
+ * container that is still starting beside the old one, and a container the agent has not
+ * judged (a new one, or one that restarted with a new address) gets no traffic until the
+ * agent loads its address.
+ */
+export function upstreamAddresses(
+  desired: DesiredState,
+  containers: readonly AddressedContainer[],
+): Record<string, string> {
+  const proxy = desired.app.ingress.proxy;
+  const ingress = desired.app.services.find((s) => s.name === proxy?.service);
+  if (ingress === undefined) return {};
+  const internal = new Map(desired.app.networks.map((n) => [n.name, n.internal]));
+  const shared = ingress.networks.map((n) => networkName(desired.name, n, internal.get(n) ?? false));
+  const out: Record<string, string> = {};
+  for (const r of desired.app.ingress.http?.routes ?? []) {
+    const c = containers.find((x) => x.name === containerName(desired.name, r.service) && x.state === 'running');
+    const ip = shared.map((n) => c?.addresses?.[n]).find((a) => a !== undefined);
+    if (ip !== undefined) out[r.service] = ip;
+  }
+  return out;
 }
 
 /** The page's text for each reason; never a secret (a stalled reason is a short code-like text). */

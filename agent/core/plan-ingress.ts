@@ -1,7 +1,7 @@
 import type { ActualState } from './actual.ts';
 import type { DesiredState } from './desired.ts';
 import type { ServiceReason } from './ingress-caddy.ts';
-import { ingressConfig } from './ingress-config.ts';
+import { ingressConfig, upstreamAddresses } from './ingress-config.ts';
 import { canonicalJson } from './spec-hash.ts';
 import { RISK, type Step } from './steps.ts';
 
@@ -56,7 +56,7 @@ export function planIngress(desired: DesiredState, actual: ActualState, steps: S
       }
     }
   }
-  const wanted = ingressConfig(desired);
+  const wanted = ingressConfig(desired, { dial: upstreamAddresses(desired, actual.containers) });
   const loaded = actual.ingress?.config;
   const differs = loaded === undefined || canonicalJson(loaded) !== canonicalJson(wanted);
   if (down.length > 0 || beside || proxySteps.length > 0 || differs) {
@@ -101,9 +101,9 @@ const reasonText: Record<ServiceReason, string> = {
   unconfigured: 'not configured',
 };
 
+/** Recovery from backup; else an update while the app runs, a start when it does not. */
 function reasonOf(down: readonly Step[], actual: ActualState, roles: ReadonlyMap<string, string>): ServiceReason {
   if (down.some((s) => s.action === 'data.recover')) return 'recovering';
-  if (down.some((s) => s.action !== 'container.create' && s.action !== 'container.start')) return 'updating';
   const appRunning = actual.containers.some((c) => c.state === 'running' && roles.get(c.service ?? '') === 'app');
   return appRunning ? 'updating' : 'starting';
 }

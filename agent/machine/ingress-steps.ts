@@ -1,7 +1,9 @@
 import { describeError } from '../core/errors.ts';
 import type { Executor, Recoverer, Undo } from '../core/executors.ts';
-import { ingressConfig } from '../core/ingress-config.ts';
-import { NEXT_SUFFIX, PREV_SUFFIX, LABELS } from '../core/names.ts';
+import { ingressConfig, upstreamAddresses, type AddressedContainer } from '../core/ingress-config.ts';
+import type { JsonObject } from '../core/json.ts';
+import { containerName, LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../core/names.ts';
+import type { ContainerInspect } from '../drivers/docker/client.ts';
 import type { DesiredState } from '../core/desired.ts';
 import {
   createStopped,
@@ -11,25 +13,67 @@ import {
   startAndWait,
   type DriverDeps,
 } from '../drivers/docker/containers.ts';
-import { dockerError, ignoreMissing } from '../drivers/docker/errors.ts';
+import { dockerError, dockerStatus, ignoreMissing } from '../drivers/docker/errors.ts';
 import type { IngressDriver } from '../drivers/ingress/caddy-admin.ts';
 
 /** How long requests already sent to the old container get to finish after the switch. */
 const DRAIN_MS = 2_000;
 
-/** `ingress.load`: the routes or the service page; undone by loading what was loaded before. */
-export function ingressExecutor(open: (desired: DesiredState) => IngressDriver | undefined): Executor<'ingress.load'> {
+/**
+ * `ingress.load`: the routes to the containers' current addresses, or the service page.
+ * Undone by loading what was loaded before; a service page by the routes to the addresses the
+ * containers the revert started again have then.
+ */
+export function ingressExecutor(
+  d: DriverDeps,
+  open: (desired: DesiredState) => IngressDriver | undefined,
+): Executor<'ingress.load'> {
   return async (step, ctx) => {
     const ingress = open(ctx.desired);
-    const config = ingressConfig(
-      ctx.desired,
-      step.args.mode === 'service' ? { service: { reason: step.args.reason } } : {},
-    );
-    if (ingress === undefined || config === undefined) return undefined;
+    if (ingress === undefined) return undefined;
+    const routes = async (): Promise<JsonObject | undefined> =>
+      ingressConfig(ctx.desired, { dial: await liveAddresses(d, ctx.desired) });
+    const config =
+      step.args.mode === 'service'
+        ? ingressConfig(ctx.desired, { service: { reason: step.args.reason } })
+        : await routes();
+    if (config === undefined) return undefined;
     const before = await ingress.read();
     await ingress.load(config);
-    return before === undefined ? undefined : { revert: () => ingress.load(before) };
+    if (before === undefined) return undefined;
+    return {
+      revert: async () => {
+        const back = step.args.mode === 'service' ? await routes() : before;
+        await ingress.load(back ?? before);
+      },
+    };
   };
+}
+
+/** The routed services' addresses as the engine has them now (see upstreamAddresses). */
+export async function liveAddresses(d: DriverDeps, desired: DesiredState): Promise<Record<string, string>> {
+  const containers: AddressedContainer[] = [];
+  for (const r of desired.app.ingress.http?.routes ?? []) {
+    const name = containerName(desired.name, r.service);
+    const info = await d.docker
+      .getContainer(name)
+      .inspect()
+      .catch((err: unknown) => {
+        if (dockerStatus(err) === 404) return undefined;
+        throw err;
+      });
+    if (info !== undefined) containers.push(addressed(name, info));
+  }
+  return upstreamAddresses(desired, containers);
+}
+
+function addressed(name: string, info: ContainerInspect): AddressedContainer {
+  const addresses = Object.fromEntries(
+    Object.entries(info.NetworkSettings.Networks).flatMap(([n, ep]) =>
+      ep.IPAddress === '' ? [] : [[n, ep.IPAddress]],
+    ),
+  );
+  return { name, state: info.State.Running ? 'running' : 'exited', addresses };
 }
 
 /** After a crash the next plan compares what is loaded with what it wants: nothing to undo here. */
@@ -38,8 +82,9 @@ export const ingressRecoverer: Recoverer<'ingress.load'> = () => Promise.resolve
 /**
  * `container.replace` of an app container the ingress routes to, while the old one serves:
  * the new container starts beside it under its temporary name and passes its health gate
- * before the ingress sends it anything (by its address); then the old one is stopped and set
- * aside, the new one takes the name, and the ingress dials the name again. No request fails.
+ * before the ingress sends it anything (its address is loaded); then, once requests sent to the
+ * old one had time to finish, the old one is stopped and set aside and the new one takes the
+ * name. No request fails.
  * On failure before the switch only the new container is removed.
  */
 export function replaceBeside(
@@ -69,7 +114,6 @@ export function replaceBeside(
       await dropNext();
       throw dockerError(err, 'ContainerStartFailed', `replace ${args.name}`, { container: args.name });
     }
-    const before = await ingress.read();
     const putBack = async (): Promise<void> => {
       const current = (await old.inspect()).Name.replace(/^\//, '');
       if (current !== args.from.name) {
@@ -77,19 +121,20 @@ export function replaceBeside(
         await old.rename({ name: args.from.name });
       }
       await ignoreStatus(304, () => old.start());
-      if (before !== undefined) await ingress.load(before);
+      const back = ingressConfig(ctx.desired, { dial: await liveAddresses(d, ctx.desired) });
+      if (back !== undefined) await ingress.load(back);
       await dropNext();
     };
     try {
-      const address = await addressOn(d, next.id, oldInfo.NetworkSettings.Networks);
-      const switched = ingressConfig(ctx.desired, { dial: { [args.service]: address } });
+      // The new container's address, as it will have it under the service's name.
+      const nextAddress = upstreamAddresses(ctx.desired, [addressed(args.name, await next.inspect())]);
+      const dial = { ...(await liveAddresses(d, ctx.desired)), ...nextAddress };
+      const switched = ingressConfig(ctx.desired, { dial });
       if (switched !== undefined) await ingress.load(switched);
       await new Promise((r) => setTimeout(r, DRAIN_MS));
       await ignoreStatus(304, () => old.stop());
       await old.rename({ name: args.name + PREV_SUFFIX });
       await next.rename({ name: args.name });
-      const settled = ingressConfig(ctx.desired);
-      if (settled !== undefined) await ingress.load(settled);
     } catch (err) {
       await putBack().catch((undoErr: unknown) => {
         ctx.log.error(
@@ -109,15 +154,4 @@ export function replaceBeside(
     };
     return undo;
   };
-}
-
-/** The new container's address on a network the old one (and so the ingress) is on. */
-async function addressOn(d: DriverDeps, id: string, oldNetworks: Record<string, unknown>): Promise<string> {
-  const info = await d.docker.getContainer(id).inspect();
-  for (const [name, net] of Object.entries(info.NetworkSettings.Networks)) {
-    if (name in oldNetworks && net.IPAddress !== '') return net.IPAddress;
-  }
-  const any = Object.values(info.NetworkSettings.Networks).find((n) => n.IPAddress !== '');
-  if (any === undefined) throw new Error(`container ${id} has no address`);
-  return any.IPAddress;
 }

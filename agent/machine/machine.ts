@@ -83,7 +83,7 @@ export class ApplianceMachine implements MachineDriver {
         'volume.create': (step, ctx) => this.createVolume(step, ctx),
         ...dataExecutors(deps),
         'data.recover': recoverExecutor(this.options.recover),
-        'ingress.load': ingressExecutor((d) => this.ingress(d)),
+        'ingress.load': ingressExecutor(docker.deps, (d) => this.ingress(d)),
         'container.replace': this.replaceExecutor(),
       },
       recoverers: {

@@ -57,8 +57,9 @@ export class CaddyAdmin implements IngressDriver {
           socketPath: this.socket,
           path,
           method,
-          // Caddy checks the Host of admin requests; on a socket any fixed one does.
-          headers: { Host: 'localhost', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+          // Caddy refuses admin requests on a socket that name a host: the Host header is empty.
+          setHost: false,
+          headers: { Host: '', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
           timeout: TIMEOUT_MS,
         },
         (res) => {
