@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DesiredState } from '../../agent/core/desired.ts';
+import { run } from '../../agent/lib/exec.ts';
 import { httpRequest, type HttpAnswer } from '../../devenv/docker-env.ts';
 import { makeStack, withDemoCommands, type Stack } from '../../devenv/engine-stack.ts';
-import { withIngress } from '../../devenv/ingress-builder.ts';
+import { withIngress, type IngressInput } from '../../devenv/ingress-builder.ts';
 import { requestLoop, type LoopResult } from '../../devenv/request-loop.ts';
 
 // One appliance for the file: the demo app behind the agent's Caddy, each test the next change.
@@ -21,12 +24,17 @@ after(async () => {
   await s.cleanup();
 });
 
-function demo(version: string, env: Record<string, string> = {}): DesiredState {
+function demo(
+  version: string,
+  env: Record<string, string> = {},
+  tls: Pick<IngressInput, 'routes' | 'clientCa'> = {},
+): DesiredState {
   const d = withDemoCommands(s.desired({ webImage: s.env.images[`demo:${version}`] ?? '', webEnv: env }));
   return withIngress(d, {
     image: s.env.images['caddy:2.6'] ?? '',
     dataPath: path.join(s.stateDir, '..', 'data'),
     ports,
+    ...tls,
   });
 }
 
@@ -130,4 +138,34 @@ test('v2 → v4 fails its health gate before it takes traffic: every acknowledge
   );
   assert.equal(await rows(), before + acked.length, 'no acknowledged write was lost');
   assert.equal((JSON.parse((await get('/')).body.toString()) as { version: string }).version, 'v2');
+});
+
+test("a route that requires client certificates refuses a request without one and takes one signed by the env's CA", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ingress-client-'));
+  const ssl = (args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
+  await ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=env CA', '-days', '2']); // prettier-ignore
+  await ssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'cl.key', '-out', 'cl.csr', '-subj', '/CN=client']); // prettier-ignore
+  await ssl(['x509', '-req', '-in', 'cl.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cl.pem', '-days', '1']); // prettier-ignore
+  const tls = {
+    clientCa: await readFile(path.join(dir, 'ca.pem'), 'utf8'),
+    routes: [
+      { path: '/', service: 'web', port: 8080, clientCerts: 'off' as const },
+      { path: '/admin/', service: 'web', port: 8080, clientCerts: 'require' as const },
+    ],
+  };
+  const result = await s.apply(demo('v2', {}, tls));
+  assert.equal(result.applied, true, JSON.stringify(result.error));
+  assert.deepEqual(
+    result.plan.steps.map((st) => st.id),
+    ['ingress.load:app'],
+    'a route change is one load, nothing restarts',
+  );
+  const refused = await get('/admin/x');
+  assert.equal(refused.status, 403);
+  const cert = { cert: await readFile(path.join(dir, 'cl.pem')), key: await readFile(path.join(dir, 'cl.key')) };
+  const taken = await httpRequest(`${base}/admin/x`, { headers: { Host: host }, tls: { servername: host, ...cert } });
+  assert.equal(taken.status, 404, 'the app answered (it has no /admin/x)');
+  assert.match(taken.body.toString(), /not found/);
+  assert.equal((await get('/')).status, 200, 'other paths need no certificate');
+  await rm(dir, { recursive: true, force: true });
 });
