@@ -25,6 +25,8 @@ export interface IngressOptions {
 export interface AddressedContainer {
   name: string;
   state: string;
+  /** Docker's health status (`unhealthy`: its health check fails). */
+  health?: string;
   addresses?: Readonly<Record<string, string>>;
 }
 
@@ -51,6 +53,26 @@ export function upstreamAddresses(
     if (ip !== undefined) out[r.service] = ip;
   }
   return out;
+}
+
+/**
+ * What the ingress serves once nothing is being changed: the routes to the containers'
+ * addresses, or the stalled page while a routed container fails its health check (a version
+ * kept by `on_failed_health: false`, or one that broke later) — users never reach an app the
+ * agent judges unhealthy. The page goes the moment the check passes again (next cycle).
+ */
+export function steadyConfig(desired: DesiredState, containers: readonly AddressedContainer[]): JsonObject | undefined {
+  const routed = [...new Set((desired.app.ingress.http?.routes ?? []).map((r) => r.service))];
+  const failing = routed.filter((svc) =>
+    containers.some(
+      (c) => c.name === containerName(desired.name, svc) && c.state === 'running' && c.health === 'unhealthy',
+    ),
+  );
+  if (failing.length > 0) {
+    const message = serviceMessage('stalled', `the health check of ${failing.join(', ')} fails`);
+    return ingressConfig(desired, { service: { reason: 'stalled', message } });
+  }
+  return ingressConfig(desired, { dial: upstreamAddresses(desired, containers) });
 }
 
 /** The page's text for each reason; never a secret (a stalled reason is a short code-like text). */

@@ -1,7 +1,7 @@
 import type { ActualState } from './actual.ts';
 import type { DesiredState } from './desired.ts';
 import type { ServiceReason } from './ingress-caddy.ts';
-import { ingressConfig, upstreamAddresses } from './ingress-config.ts';
+import { steadyConfig } from './ingress-config.ts';
 import { canonicalJson } from './spec-hash.ts';
 import { RISK, type Step } from './steps.ts';
 
@@ -56,7 +56,7 @@ export function planIngress(desired: DesiredState, actual: ActualState, steps: S
       }
     }
   }
-  const wanted = ingressConfig(desired, { dial: upstreamAddresses(desired, actual.containers) });
+  const wanted = steadyConfig(desired, actual.containers);
   const loaded = actual.ingress?.config;
   const differs = loaded === undefined || canonicalJson(loaded) !== canonicalJson(wanted);
   if (down.length > 0 || beside || proxySteps.length > 0 || differs) {

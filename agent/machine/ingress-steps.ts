@@ -1,6 +1,6 @@
 import { describeError } from '../core/errors.ts';
 import type { Executor, Recoverer, Undo } from '../core/executors.ts';
-import { ingressConfig, upstreamAddresses, type AddressedContainer } from '../core/ingress-config.ts';
+import { ingressConfig, steadyConfig, upstreamAddresses, type AddressedContainer } from '../core/ingress-config.ts';
 import type { JsonObject } from '../core/json.ts';
 import { containerName, LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../core/names.ts';
 import type { ContainerInspect } from '../drivers/docker/client.ts';
@@ -32,7 +32,7 @@ export function ingressExecutor(
     const ingress = open(ctx.desired);
     if (ingress === undefined) return undefined;
     const routes = async (): Promise<JsonObject | undefined> =>
-      ingressConfig(ctx.desired, { dial: await liveAddresses(d, ctx.desired) });
+      steadyConfig(ctx.desired, await liveContainers(d, ctx.desired));
     const config =
       step.args.mode === 'service'
         ? ingressConfig(ctx.desired, { service: { reason: step.args.reason } })
@@ -51,7 +51,12 @@ export function ingressExecutor(
 }
 
 /** The routed services' addresses as the engine has them now (see upstreamAddresses). */
-export async function liveAddresses(d: DriverDeps, desired: DesiredState): Promise<Record<string, string>> {
+async function liveAddresses(d: DriverDeps, desired: DesiredState): Promise<Record<string, string>> {
+  return upstreamAddresses(desired, await liveContainers(d, desired));
+}
+
+/** The routed services' containers as the engine has them now. */
+async function liveContainers(d: DriverDeps, desired: DesiredState): Promise<AddressedContainer[]> {
   const containers: AddressedContainer[] = [];
   for (const r of desired.app.ingress.http?.routes ?? []) {
     const name = containerName(desired.name, r.service);
@@ -64,7 +69,7 @@ export async function liveAddresses(d: DriverDeps, desired: DesiredState): Promi
       });
     if (info !== undefined) containers.push(addressed(name, info));
   }
-  return upstreamAddresses(desired, containers);
+  return containers;
 }
 
 function addressed(name: string, info: ContainerInspect): AddressedContainer {
@@ -73,7 +78,13 @@ function addressed(name: string, info: ContainerInspect): AddressedContainer {
       ep.IPAddress === '' ? [] : [[n, ep.IPAddress]],
     ),
   );
-  return { name, state: info.State.Running ? 'running' : 'exited', addresses };
+  const health = info.State.Health?.Status;
+  return {
+    name,
+    state: info.State.Running ? 'running' : 'exited',
+    addresses,
+    ...(health === undefined ? {} : { health }),
+  };
 }
 
 /** After a crash the next plan compares what is loaded with what it wants: nothing to undo here. */

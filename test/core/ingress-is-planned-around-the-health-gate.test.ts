@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ActualState } from '../../agent/core/actual.ts';
 import type { DesiredState } from '../../agent/core/desired.ts';
-import { ingressConfig, upstreamAddresses } from '../../agent/core/ingress-config.ts';
+import { ingressConfig, steadyConfig, upstreamAddresses } from '../../agent/core/ingress-config.ts';
+import type { JsonObject } from '../../agent/core/json.ts';
 import { plan } from '../../agent/core/plan.ts';
 import { demoDesired, withDemoCommands } from '../../devenv/desired-builder.ts';
 import { withIngress } from '../../devenv/ingress-builder.ts';
@@ -92,4 +93,19 @@ test('a migrating update shows the page from before web stops until after it is 
     mode: 'service',
     reason: 'updating',
   });
+});
+
+test('while web fails its health check the ingress shows the stalled page, and the routes once it passes', () => {
+  const m = applied(demo());
+  const web = m.containers.find((c) => c.service === 'web');
+  assert.ok(web !== undefined);
+  web.health = 'unhealthy';
+  assert.deepEqual(ids(demo(), m), ['ingress.load:app']);
+  const page = JSON.stringify(steadyConfig(demo(), m.containers));
+  assert.match(page, /"status_code":503/);
+  assert.match(page, /stopped until an operator fixes it: the health check of web fails/);
+  m.ingress = { config: JSON.parse(page) as JsonObject };
+  assert.deepEqual(ids(demo(), m), [], 'the page stays while the check fails');
+  web.health = 'healthy';
+  assert.deepEqual(ids(demo(), m), ['ingress.load:app'], 'and goes when it passes');
 });
