@@ -10,8 +10,8 @@ export interface IngressInput {
   ports: { http: number; https: number };
   /** Host names (default localhost). */
   names?: string[];
-  /** ACME directory (and the file of the roots that sign it, inside the container). */
-  acme?: { directory: string; email?: string };
+  /** ACME directory, and the root its HTTPS endpoint is signed by (a private one such as pebble). */
+  acme?: { directory: string; email?: string; caRoot?: string };
   clientCa?: string;
   /** Routes (default: / to web:8080 without client certificates). */
   routes?: { path: string; service: string; port: number; clientCerts: 'off' | 'optional' | 'require' }[];
@@ -43,7 +43,12 @@ export function withIngress(d: DesiredState, input: IngressInput): DesiredState 
       acme:
         input.acme === undefined
           ? { enabled: false, directory_url: '' }
-          : { enabled: true, directory_url: input.acme.directory, email: input.acme.email },
+          : {
+              enabled: true,
+              directory_url: input.acme.directory,
+              email: input.acme.email,
+              ca_root: input.acme.caRoot,
+            },
     },
   } as unknown as EnvConfig;
   const routed = new Set(routes.map((r) => r.service));

@@ -67,7 +67,13 @@ export function resolveIngress(
     adminDir: admin.hostPath ?? '',
     ports,
     ...(acme.enabled && site.tls.key === undefined
-      ? { acme: { directory: acme.directory_url, ...(acme.email === undefined ? {} : { email: acme.email }) } }
+      ? {
+          acme: {
+            directory: acme.directory_url,
+            ...(acme.email === undefined ? {} : { email: acme.email }),
+            ...(acme.ca_root === undefined ? {} : { caRoot: acme.ca_root }),
+          },
+        }
       : {}),
     ...(settings.hsts_max_age_seconds > 0
       ? { hsts: { maxAgeSeconds: settings.hsts_max_age_seconds, includeSubdomains: settings.hsts_include_subdomains } }

@@ -835,6 +835,10 @@ export interface AcmeSettings {
    * Contact address for the ACME account (expiry notices).
    */
   email?: string;
+  /**
+   * Root certificate (PEM) of a private ACME server's HTTPS endpoint (e.g. step-ca, or pebble in tests); omit for a public CA.
+   */
+  ca_root?: string;
 }
 /**
  * TLS client certificates checked by the reverse proxy; the result is passed to the app in X-Ssl-Client-Verify / X-Ssl-Client-Serial.

@@ -182,7 +182,8 @@ export interface DesiredProxy {
   adminDir: string;
   /** Host ports; the container listens on the same numbers, so redirects name the public port. */
   ports: { http: number; https: number; hostIp: string };
-  acme?: { directory: string; email?: string };
+  /** `caRoot`: PEM of a private ACME server's root, written beside the configuration for Caddy to trust. */
+  acme?: { directory: string; email?: string; caRoot?: string };
   hsts?: { maxAgeSeconds: number; includeSubdomains: boolean };
 }
 

@@ -10,6 +10,8 @@ export const INGRESS_RUN_DIR = '/run/caddy';
 export const INGRESS_STORAGE_DIR = '/data';
 export const INGRESS_CONFIG_FILE = 'caddy.json';
 export const INGRESS_ADMIN_SOCKET = 'admin.sock';
+/** Beside the configuration: the root a private ACME server's HTTPS endpoint is signed by. */
+export const INGRESS_ACME_ROOT_FILE = 'acme-ca-root.pem';
 /** Seconds a client is told to wait before trying again on the service page. */
 export const RETRY_AFTER_SECONDS = 30;
 
@@ -125,7 +127,18 @@ export function ingressInput(desired: DesiredState, options: IngressOptions = {}
             retryAfterSeconds: RETRY_AFTER_SECONDS,
           },
         }),
-    tls: proxy.acme === undefined ? {} : { acme: { ...proxy.acme } },
+    tls:
+      proxy.acme === undefined
+        ? {}
+        : {
+            acme: {
+              directory: proxy.acme.directory,
+              ...(proxy.acme.email === undefined ? {} : { email: proxy.acme.email }),
+              ...(proxy.acme.caRoot === undefined
+                ? {}
+                : { trustedRootFiles: [`${INGRESS_RUN_DIR}/${INGRESS_ACME_ROOT_FILE}`] }),
+            },
+          },
     ...(ingress.clientCerts.ca === undefined ? {} : { clientCa: ingress.clientCerts.ca }),
     ...(proxy.hsts === undefined ? {} : { hsts: { ...proxy.hsts } }),
     ports: { http: proxy.ports.http, https: proxy.ports.https },
@@ -134,6 +147,12 @@ export function ingressInput(desired: DesiredState, options: IngressOptions = {}
     storageRoot: INGRESS_STORAGE_DIR,
     admin: `unix/${INGRESS_RUN_DIR}/${INGRESS_ADMIN_SOCKET}`,
   };
+}
+
+/** Files the ingress reads beside its configuration (name in the admin directory → content). */
+export function ingressFiles(desired: DesiredState): Record<string, string> {
+  const root = desired.app.ingress.proxy?.acme?.caRoot;
+  return root === undefined ? {} : { [INGRESS_ACME_ROOT_FILE]: root };
 }
 
 /**

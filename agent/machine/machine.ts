@@ -15,6 +15,7 @@ import { observeMigration } from './observe-migration.ts';
 import { recoverExecutor, recoverRecoverer, type RecoverData } from './disaster-recovery-step.ts';
 import { storageLayout } from './storage-layout.ts';
 import { CaddyAdmin, type IngressDriver } from '../drivers/ingress/caddy-admin.ts';
+import { ingressFiles } from '../core/ingress-config.ts';
 import { ingressExecutor, ingressRecoverer, replaceBeside } from './ingress-steps.ts';
 
 /** What an ApplianceMachine is made of. */
@@ -99,7 +100,7 @@ export class ApplianceMachine implements MachineDriver {
   /** The ingress of a desired state; undefined when it runs none. */
   ingress(desired: DesiredState): IngressDriver | undefined {
     const proxy = desired.app.ingress.proxy;
-    return proxy === undefined ? undefined : new CaddyAdmin(proxy.adminDir);
+    return proxy === undefined ? undefined : new CaddyAdmin(proxy.adminDir, ingressFiles(desired));
   }
 
   // App containers the ingress routes to are replaced beside the old one (see replaceBeside).

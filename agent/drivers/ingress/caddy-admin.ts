@@ -25,7 +25,11 @@ export class CaddyAdmin implements IngressDriver {
   private readonly socket: string;
   private readonly file: string;
 
-  constructor(private readonly dir: string) {
+  /** `files`: written beside the configuration before each load (e.g. a private ACME root). */
+  constructor(
+    private readonly dir: string,
+    private readonly files: Readonly<Record<string, string>> = {},
+  ) {
     this.socket = join(dir, INGRESS_ADMIN_SOCKET);
     this.file = join(dir, INGRESS_CONFIG_FILE);
   }
@@ -40,6 +44,9 @@ export class CaddyAdmin implements IngressDriver {
   async load(config: JsonObject): Promise<void> {
     const text = JSON.stringify(config);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const [name, content] of Object.entries(this.files)) {
+      await writeFileAtomic(join(this.dir, name), content, { mode: 0o644 });
+    }
     await writeFileAtomic(this.file, text, { mode: 0o600 });
     const res = await this.request('POST', '/load', text);
     if (res !== undefined && res.status !== 200) {
