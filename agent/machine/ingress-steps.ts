@@ -11,6 +11,7 @@ import {
   ignoreStatus,
   removeOwnedNamed,
   startAndWait,
+  startReady,
   type DriverDeps,
 } from '../drivers/docker/containers.ts';
 import { dockerError, dockerStatus, ignoreMissing } from '../drivers/docker/errors.ts';
@@ -131,8 +132,9 @@ export function replaceBeside(
         await ignoreMissing(() => next.rename({ name: args.name + NEXT_SUFFIX }));
         await old.rename({ name: args.from.name });
       }
-      await ignoreStatus(304, () => old.start());
-      const back = ingressConfig(ctx.desired, { dial: await liveAddresses(d, ctx.desired) });
+      // Gated again before the ingress routes to it.
+      await startReady(d.docker, args.from.id, args.from.name, ctx.signal);
+      const back = steadyConfig(ctx.desired, await liveContainers(d, ctx.desired));
       if (back !== undefined) await ingress.load(back);
       await dropNext();
     };
