@@ -45,7 +45,12 @@ export function planIngress(desired: DesiredState, actual: ActualState, steps: S
   if (down.length > 0) {
     const reason = reasonOf(down, actual, roles);
     steps.push(
-      loadStep(SERVICE_PAGE_STEP, { mode: 'service', reason }, `${reasonText[reason]}: the app takes no traffic`, []),
+      loadStep(
+        SERVICE_PAGE_STEP,
+        { mode: 'service', reason },
+        `${reasonText[reason]}: users see the service page until the app passed its health gate`,
+        [],
+      ),
     );
     for (const s of proxySteps) s.after = [...s.after, SERVICE_PAGE_STEP];
     const proxyIds = proxySteps.map((s) => s.id);
