@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -284,10 +285,29 @@ export interface HttpAnswer {
  */
 export function httpRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; timeoutMs?: number; body?: string } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    body?: string;
+    /** HTTPS: roots to verify against (default: not verified); name for SNI; a client certificate. */
+    tls?: { ca?: string | Buffer; servername?: string; cert?: Buffer; key?: Buffer };
+  } = {},
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
+    const secure = url.startsWith('https:');
+    const t = options.tls ?? {};
+    const tls: https.RequestOptions = secure
+      ? {
+          ...(t.ca === undefined ? { rejectUnauthorized: false } : { ca: t.ca }),
+          ...(t.servername === undefined ? {} : { servername: t.servername }),
+          ...(t.cert === undefined ? {} : { cert: t.cert }),
+          ...(t.key === undefined ? {} : { key: t.key }),
+          agent: false,
+        }
+      : {};
+    const request = secure ? https.request : http.request;
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, ...tls }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {

@@ -27,8 +27,10 @@ export interface FleetOptions {
   env: EnvInfo;
   /** Appliance name; the example's `demo` appliance is copied under it. */
   name?: string;
-  /** Host port of the demo web service (default: a free one). */
+  /** HTTPS port of the appliance's ingress on 127.0.0.1, the only way to the app (default: a free one). */
   webPort?: number;
+  /** Its HTTP port (default: a free one). */
+  httpPort?: number;
   /** Port of the agent's HTTP API (default: a free one). */
   agentPort?: number;
   pollSeconds?: number;
@@ -50,7 +52,10 @@ export interface Fleet {
   stateDir: string;
   webhookSecret: string;
   agentUrl: string;
+  /** https://localhost:<webPort>: the app through the ingress. */
   webUrl: string;
+  /** The root of the ingress's own CA (the fleet has no ACME): `curl --cacert` verifies the app with it. */
+  caFile: string;
   /** Edits files in the work clone, commits and pushes; returns the new commit. */
   commit(message: string, edit: (f: FleetFiles) => Promise<void>): Promise<string>;
   close(): Promise<void>;
@@ -81,15 +86,19 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   await cp(join(keys, 'operator.agekey'), operatorKey);
   await chmod600(identityFile, operatorKey);
   const webPort = options.webPort ?? (await freePort());
+  const httpPort = options.httpPort ?? (await freePort());
+  const dataPath = options.dataPath ?? join(root, 'data');
   const files = fleetFiles(work, name, operatorKey);
   await files.env((doc) => {
     registryLogin(env.registry.url, env.registry.username, env.registry.password)(doc);
-    doc.setIn(['storage', 'paths', 'data'], options.dataPath ?? join(root, 'data'));
+    doc.setIn(['storage', 'paths', 'data'], dataPath);
     // Each fleet backs up into its own repository, never the example's /var/backups path.
     doc.setIn(['backup', 'repository'], join(root, 'restic'));
-  });
-  await files.app((doc) => {
-    doc.setIn(['services', 'web', 'ports', 0, 'host'], webPort);
+    // The ingress on loopback ports of its own, answering for localhost; no ACME (no public
+    // name here), so its own CA signs the certificate.
+    doc.setIn(['ingress'], { http_port: httpPort, https_port: webPort, host_ip: '127.0.0.1' });
+    doc.setIn(['allowed_hosts'], ['localhost']);
+    doc.setIn(['tls', 'acme', 'enabled'], false);
   });
 
   await git(work, ['init', '-q', '-b', 'main']);
@@ -135,7 +144,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     stateDir,
     webhookSecret,
     agentUrl: `http://127.0.0.1:${agentPort}`,
-    webUrl: `http://127.0.0.1:${webPort}`,
+    webUrl: `https://localhost:${webPort}`,
+    caFile: join(dataPath, 'ingress', 'storage', 'pki', 'authorities', 'local', 'root.crt'),
     async commit(message, edit) {
       await edit(files);
       await git(work, ['add', '-A']);

@@ -16,10 +16,12 @@ export interface Pebble {
 }
 
 /**
- * Starts pebble (no sleeps before validation) and its DNS. Validation requests for HTTP-01 go to
+ * Starts pebble (no sleeps before validation) and its DNS, its directory on `host`. Validation requests for HTTP-01 go to
  * `httpPort` on 127.0.0.1: the ingress under test listens there.
  */
-export async function startPebble(options: { httpPort: number; port?: number }): Promise<Pebble> {
+export async function startPebble(options: { httpPort: number; port?: number; host?: string }): Promise<Pebble> {
+  // `host`: an address of this machine containers reach (the directory is given with it).
+  const host = options.host ?? '127.0.0.1';
   const dir = await mkdtemp(join(tmpdir(), 'pebble-'));
   const port = options.port ?? 24000;
   const dnsPort = port + 53;
@@ -27,13 +29,13 @@ export async function startPebble(options: { httpPort: number; port?: number }):
   await run('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-keyout', join(dir, 'key.pem'), '-out', certFile, '-subj', '/CN=pebble', '-days', '2',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-addext', `subjectAltName=DNS:localhost,IP:127.0.0.1${host === '127.0.0.1' ? '' : `,IP:${host}`}`,
   ]); // prettier-ignore
   await writeFile(
     join(dir, 'pebble.json'),
     JSON.stringify({
       pebble: {
-        listenAddress: `127.0.0.1:${port}`,
+        listenAddress: `${host}:${port}`,
         managementListenAddress: `127.0.0.1:${port + 1}`,
         certificate: certFile,
         privateKey: join(dir, 'key.pem'),
@@ -69,7 +71,7 @@ export async function startPebble(options: { httpPort: number; port?: number }):
         })
         .on('error', reject);
     });
-  const directory = `https://127.0.0.1:${port}/dir`;
+  const directory = `https://${host}:${port}/dir`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {

@@ -14,7 +14,8 @@ import { run } from '../agent/lib/exec.ts';
 // Overrides let a test run the demo beside a running one.
 const root = process.env['APPLIANCE_DEMO_DIR'] ?? '/tmp/appliance-demo';
 const name = process.env['APPLIANCE_DEMO_NAME'] ?? 'demo';
-const webPort = Number(process.env['APPLIANCE_DEMO_WEB_PORT'] ?? 8080);
+const webPort = Number(process.env['APPLIANCE_DEMO_WEB_PORT'] ?? 8443);
+const httpPort = Number(process.env['APPLIANCE_DEMO_HTTP_PORT'] ?? 8080);
 const agentPort = Number(process.env['APPLIANCE_DEMO_AGENT_PORT'] ?? 8700);
 const exitWhenReady = process.argv.includes('--exit-when-ready');
 const projectRoot = join(import.meta.dirname, '..');
@@ -33,7 +34,16 @@ const fsName = `demo-${name}`;
 await (await loopBtrfs(fsName, '4G')).down();
 const fs = await loopBtrfs(fsName, '4G');
 step(`appliance data on btrfs at ${fs.mount} (a loop device)`);
-const fleet = await createFleet({ root, env, name, webPort, agentPort, pollSeconds: 5, dataPath: fs.mount });
+const fleet = await createFleet({
+  root,
+  env,
+  name,
+  webPort,
+  httpPort,
+  agentPort,
+  pollSeconds: 5,
+  dataPath: fs.mount,
+});
 step(`config repo served by git http-backend at ${fleet.repoUrl}`);
 const cli = join(projectRoot, 'bin', 'appliance.js');
 const validate = await run(process.execPath, [
@@ -53,7 +63,7 @@ try {
     return s?.lastAppliedRevision !== undefined;
   });
   const answer = await waitForHttp(`${fleet.webUrl}/`, 60_000);
-  step(`the demo app answers: ${answer.body.toString().trim()}`);
+  step(`the demo app answers through the ingress (HTTPS): ${answer.body.toString().trim()}`);
 } catch (err) {
   await agent.stop();
   await fleet.close();
@@ -61,26 +71,32 @@ try {
 }
 
 const watch = `${join(projectRoot, 'scripts', 'watch-app.sh')} ${fleet.webUrl}/`;
+// The ingress's own CA signed the certificate (no ACME for localhost): curl verifies against its root.
+const curl = `curl -s --cacert ${fleet.caFile}`;
 const sync = `curl -s -X POST -H "X-Hub-Signature-256: sha256=$(printf '' | openssl dgst -sha256 -hmac "$(cat ${root}/keys/webhook-secret)" -r | cut -d' ' -f1)" ${fleet.agentUrl}/sync`;
 // Every line indented by seven spaces is a command; the demo's test runs them all in order.
 console.log(`
 The ${name} appliance runs, managed by the agent.
-  app         ${fleet.webUrl}/              (GET: version and row count; POST /rows adds one)
+  app         ${fleet.webUrl}/      (HTTPS through the agent's Caddy ingress, the only thing that
+              listens; GET: version and row count; POST /rows adds one)
+  certificate ${fleet.caFile}
+              (the ingress's own CA: no ACME for localhost; curl --cacert verifies with it)
   status      ${fleet.agentUrl}/status      (also /metrics and /healthz)
   config repo ${fleet.work}  (a clone; 'git push' goes to the repo the agent pulls)
   agent log   ${agent.logFile}
 
 Walk through an update and a rollback, pasting each command:
   1. Add a row (the app counts them):
-       curl -s -X POST ${fleet.webUrl}/rows; echo
+       ${curl} -X POST ${fleet.webUrl}/rows; echo
   2. Update the app to v2 (it brings a migration) by committing, and ask the agent to sync now
      (without the webhook it polls every 5 s):
        cd ${fleet.work}
        sed -i 's#demo:v1#demo:v2#' appliances/${name}/appliance.yml
        git commit -qam 'Update demo to v2' && git push -q
        ${sync}; echo
-  3. Watch it converge: the agent stops the app, takes a btrfs PRE_MIGRATE snapshot, migrates
-     and starts v2; the watcher prints how long the app did not answer:
+  3. Watch it converge: the ingress shows the service page (503, "An update is being installed"),
+     the agent stops the app, takes a btrfs PRE_MIGRATE snapshot, migrates, starts v2 and routes
+     to it once its health check passed; the watcher prints what users saw and for how long:
        ${watch} v2
        git log --oneline -1; node ${cli} status --url ${fleet.agentUrl}
   4. Roll back with git revert: v2's reverse migration takes the database back, your rows stay:

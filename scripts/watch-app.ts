@@ -1,13 +1,16 @@
 import http from 'node:http';
+import https from 'node:https';
 
 /**
  * `scripts/watch-app.sh URL VERSION`: polls the demo app every 100 ms and prints each change of
- * what it answers (version and rows, or that it does not answer, and for how long), until it
- * answers with VERSION. A person sees the update happen and how long the app was away.
+ * what it answers (version and rows, the ingress's service page and its reason, or that nothing
+ * answers), and how long the app was away, until it answers with VERSION. A person sees the
+ * update happen. An HTTPS URL is not verified: the watcher only reads what is shown (the demo
+ * prints a `curl --cacert` that verifies).
  */
 const [url, until] = process.argv.slice(2);
 if (url === undefined || until === undefined) {
-  process.stderr.write('usage: watch-app.sh URL VERSION (e.g. http://127.0.0.1:8080/ v2)\n');
+  process.stderr.write('usage: watch-app.sh URL VERSION (e.g. https://localhost:8443/ v2)\n');
   process.exit(64);
 }
 const started = Date.now();
@@ -20,15 +23,15 @@ let last = '';
 let awaySince: number | undefined;
 for (;;) {
   const answer = await get(url);
-  const seen = answer.ok ? `${answer.version}, ${answer.rows} rows` : 'not answering';
+  const seen = answer.ok ? `${answer.version}, ${answer.rows} rows` : answer.why;
   if (seen !== last) {
     if (!answer.ok && awaySince === undefined) awaySince = Date.now();
     const away =
       answer.ok && awaySince !== undefined
-        ? ` (it did not answer for ${((Date.now() - awaySince) / 1000).toFixed(1)} s)`
+        ? ` (the app was away for ${((Date.now() - awaySince) / 1000).toFixed(1)} s)`
         : '';
     if (answer.ok) awaySince = undefined;
-    say(`${seen}${answer.ok ? '' : `: ${answer.why}`}${away}`);
+    say(`${seen}${away}`);
     last = seen;
   }
   if (answer.ok && answer.version === until) break;
@@ -43,7 +46,8 @@ type Answer = { ok: true; version: string; rows: number } | { ok: false; why: st
 
 function get(target: string): Promise<Answer> {
   return new Promise((resolve) => {
-    const req = http.get(target, (res) => {
+    const options = target.startsWith('https:') ? { rejectUnauthorized: false } : {};
+    const req = (target.startsWith('https:') ? https : http).get(target, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -57,12 +61,19 @@ function get(target: string): Promise<Answer> {
         } catch {
           // not the app's JSON: below
         }
-        resolve({ ok: false, why: `HTTP ${res.statusCode ?? '?'}` });
+        const reason = /<p id="reason">([^<]*)<\/p>/.exec(body)?.[1];
+        resolve({
+          ok: false,
+          why:
+            reason === undefined
+              ? `HTTP ${res.statusCode ?? '?'}`
+              : `service page (${res.statusCode ?? '?'}): ${reason}`,
+        });
       });
     });
     req.setTimeout(2000, () => req.destroy(new Error('timed out')));
     req.on('error', (err) => {
-      resolve({ ok: false, why: err.message });
+      resolve({ ok: false, why: `not answering: ${err.message}` });
     });
   });
 }

@@ -1,3 +1,4 @@
+import { INGRESS_SERVICE } from '../core/ingress-config.ts';
 import type { JsonValue } from '../core/json.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import { commandEntries, type Findings } from './app-rules.ts';
@@ -30,7 +31,8 @@ export function checkCombination(d: ApplianceDocs): Findings {
   const appName = `app '${d.app.name}' (${d.appFile})`;
 
   for (const s of Object.keys(d.appliance.images)) {
-    if (!(s in services))
+    // images.ingress is the agent's own ingress (Caddy) unless the app has a service of that name.
+    if (!(s in services) && s !== INGRESS_SERVICE)
       errors.push({ file: d.applianceFile, path: `/images/${s}`, message: `${appName} has no service '${s}'` });
   }
   for (const s of Object.keys(d.appliance.services)) {

@@ -10,6 +10,7 @@ import type {
 import type { JsonValue } from '../core/json.ts';
 import { commandEntries, startOrder } from './app-rules.ts';
 import { resolveRef, resolveValue, scalarText } from './refs.ts';
+import { resolveIngress } from './resolve-ingress.ts';
 import type { AppDefinition, ApplianceConfig, AppService, EnvConfig } from '../core/config-types.gen.ts';
 
 /** Inputs of `resolveDesired`: documents that passed their schemas and every cross-field rule. */
@@ -121,6 +122,11 @@ export function resolveDesired(input: ResolveInput): DesiredState {
     };
   }
 
+  const ingress = resolveIngress(app, appliance, site, services);
+  if (ingress !== undefined) {
+    services.push(ingress.service);
+    volumes.push(...ingress.volumes);
+  }
   const hostPathOf = (volume: string): string | undefined => volumes.find((v) => v.name === volume)?.hostPath;
   const ca = app.ingress.client_ca;
   const certs = site.tls.client_certs;
@@ -151,12 +157,18 @@ export function resolveDesired(input: ResolveInput): DesiredState {
         ? {}
         : {
             http: {
-              routes: http.routes.map((r) => ({ path: r.path, service: r.service, port: r.port })),
+              routes: http.routes.map((r) => ({
+                path: r.path,
+                service: r.service,
+                port: r.port,
+                clientCerts: r.client_certs ?? ROUTE_CERTS[certs.mode],
+              })),
               maxBodySize: http.max_body_size,
               readTimeoutSeconds: http.read_timeout_seconds,
             },
           }),
       ...(app.ingress.smtp === undefined ? {} : { smtp: { ...app.ingress.smtp } }),
+      ...(ingress === undefined ? {} : { proxy: ingress.proxy }),
       clientCerts: {
         mode: certs.mode,
         ...(certs.ca === undefined ? {} : { ca: certs.ca }),
@@ -179,6 +191,9 @@ export function resolveDesired(input: ResolveInput): DesiredState {
     secretPaths: [...input.secretPaths],
   };
 }
+
+/** A route's client certificates when it does not say: env.yml tls.client_certs.mode. */
+const ROUTE_CERTS = { off: 'off', optional: 'optional', mandatory: 'require' } as const;
 
 function networksOf(app: AppDefinition, services: readonly DesiredService[]): DesiredApp['networks'] {
   const names = new Set(Object.keys(app.networks));

@@ -1,3 +1,4 @@
+import type { JsonObject } from './json.ts';
 import type { ContainerSpec } from './normalize.ts';
 
 /** Docker's container states; "missing" is a container that is not in the list. */
@@ -30,6 +31,8 @@ export interface ActualContainer {
   dependsOn: string[];
   /** Docker networks it is connected to. */
   networks: string[];
+  /** Its address on each network it is connected to, while running (the ingress dials these). */
+  addresses?: Record<string, string>;
   state: ContainerState;
   health: HealthState;
   /** Exit code of the last run when not running. */
@@ -82,6 +85,8 @@ export interface ActualState {
   migration?: MigrationObservation;
   /** Snapshots of the data volumes; absent when the app has no data or database volume. */
   storage?: StorageObservation;
+  /** The configuration the ingress has loaded (its admin API); absent when none answers. */
+  ingress?: { config: JsonObject };
 }
 
 /**

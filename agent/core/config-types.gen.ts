@@ -383,6 +383,10 @@ export interface HttpRoute {
    * Target port inside the service's container.
    */
   port: number;
+  /**
+   * Client certificates on this path: off, optional (asked for and passed on), require (refused without a valid one). Default: env.yml tls.client_certs.mode.
+   */
+  client_certs?: 'off' | 'optional' | 'require';
 }
 /**
  * Incoming mail: ports 25 (STARTTLS) and 465 (TLS) with the server certificate, forwarded as plain SMTP.
@@ -812,6 +816,7 @@ export interface EnvConfig {
    */
   standby: boolean;
   tls: TlsSettings;
+  ingress: IngressSettings;
   mail: MailSettings;
   backup?: BackupSettings;
   /**
@@ -871,6 +876,10 @@ export interface AcmeSettings {
    * Contact address for the ACME account (expiry notices).
    */
   email?: string;
+  /**
+   * Root certificate (PEM) of a private ACME server's HTTPS endpoint (e.g. step-ca, or pebble in tests); omit for a public CA.
+   */
+  ca_root?: string;
 }
 /**
  * TLS client certificates checked by the reverse proxy; the result is passed to the app in X-Ssl-Client-Verify / X-Ssl-Client-Serial.
@@ -884,6 +893,31 @@ export interface ClientCertSettings {
    * CA certificate (PEM) that issues client certificates; omit when the app provides its own CA (ingress.client_ca in the app definition).
    */
   ca?: string;
+}
+/**
+ * Where the ingress (the agent's Caddy, the only thing that listens for users) takes connections, and its HTTP hardening.
+ */
+export interface IngressSettings {
+  /**
+   * Host port for HTTP (ACME challenges, redirects to HTTPS, the service page).
+   */
+  http_port: number;
+  /**
+   * Host port for HTTPS.
+   */
+  https_port: number;
+  /**
+   * Host address the ports are published on.
+   */
+  host_ip: string;
+  /**
+   * Strict-Transport-Security max-age sent with every HTTPS answer; 0: no HSTS header.
+   */
+  hsts_max_age_seconds: number;
+  /**
+   * Add includeSubDomains to the HSTS header.
+   */
+  hsts_include_subdomains: boolean;
 }
 /**
  * Outgoing mail. Without a relay, mail is delivered directly (port 25 outbound and a PTR record needed).

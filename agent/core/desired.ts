@@ -159,11 +159,13 @@ export interface DesiredIngress {
   /** Host names the proxy answers for (env.yml allowed_hosts, default [domain]). */
   serverNames: string[];
   http?: {
-    routes: { path: string; service: string; port: number }[];
+    routes: { path: string; service: string; port: number; clientCerts: 'off' | 'optional' | 'require' }[];
     maxBodySize: string;
     readTimeoutSeconds: number;
   };
   smtp?: { service: string; port: number };
+  /** The agent's Caddy (appliance.yml `images.ingress`); absent: no ingress runs. */
+  proxy?: DesiredProxy;
   clientCerts: {
     mode: 'off' | 'optional' | 'mandatory';
     /** CA certificate given in env.yml. */
@@ -172,6 +174,19 @@ export interface DesiredIngress {
     caFile?: string;
     crlFile?: string;
   };
+}
+
+/** How the ingress container is run and what its configuration is made from (env.yml `ingress`, `tls`). */
+export interface DesiredProxy {
+  /** Its service in `app.services` (role support). */
+  service: string;
+  /** Host directory of the admin socket and the configuration file (bind-mounted to /run/caddy). */
+  adminDir: string;
+  /** Host ports; the container listens on the same numbers, so redirects name the public port. */
+  ports: { http: number; https: number; hostIp: string };
+  /** `caRoot`: PEM of a private ACME server's root, written beside the configuration for Caddy to trust. */
+  acme?: { directory: string; email?: string; caRoot?: string };
+  hsts?: { maxAgeSeconds: number; includeSubdomains: boolean };
 }
 
 /** What masked values are shown as. */

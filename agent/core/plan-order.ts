@@ -20,6 +20,8 @@ const RANK: { [A in Action]: number } = {
   'container.create': 6,
   'container.replace': 6,
   'network.remove': 7,
+  // Placed by their `after` (service page before the app stops, routes after it is healthy).
+  'ingress.load': 0,
 };
 
 /**

@@ -19,6 +19,7 @@ const VERB: { [A in Action]: { sign: string; verb: string } } = {
   'app.migrate': { sign: '*', verb: 'migrate' },
   'app.reverse-migrate': { sign: '*', verb: 'migrate back' },
   'data.recover': { sign: '<', verb: 'recover' },
+  'ingress.load': { sign: '~', verb: 'load' },
 };
 
 const GROUPS: { title: string; actions: Action[] }[] = [
@@ -39,6 +40,7 @@ const GROUPS: { title: string; actions: Action[] }[] = [
     title: 'Containers',
     actions: ['container.create', 'container.replace', 'container.start', 'container.rename', 'container.remove'],
   },
+  { title: 'Ingress', actions: ['ingress.load'] },
 ];
 
 /**

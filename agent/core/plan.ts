@@ -3,6 +3,7 @@ import type { DesiredState } from './desired.ts';
 import { NEXT_SUFFIX, PREV_SUFFIX } from './names.ts';
 import { desiredContainers, desiredNetworks, desiredVolumes, type DesiredContainer } from './normalize.ts';
 import { migrationBlocked, planMigration, type MigrationPlan, type PlanRefusal } from './plan-migrate.ts';
+import { planIngress } from './plan-ingress.ts';
 import { planRecovery } from './plan-disaster-recovery.ts';
 import { orderSteps, wireAfter, type StepMeta } from './plan-order.ts';
 import { diffSpecs, shortRef } from './spec-diff.ts';
@@ -62,6 +63,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
   p.prune();
   p.pulls();
   wireAfter(p.steps, p.meta);
+  planIngress(desired, actual, p.steps);
   return {
     owner: desired.name,
     revision: desired.revision,

@@ -1,4 +1,5 @@
 import type { SnapshotKind } from './actual.ts';
+import type { ServiceReason } from './ingress-caddy.ts';
 import type { ContainerSpec } from './normalize.ts';
 
 /**
@@ -56,6 +57,12 @@ export interface StepArgs {
    * executor checks again that there is no data; with data it does nothing.
    */
   'data.recover': { source: 'backup' | 'dump'; dump?: string };
+  /**
+   * Load the ingress configuration rendered from the desired state (see ingressConfig): the app's
+   * routes (`app`), or the service page with `reason` while the app must take no traffic. Undone
+   * by loading the configuration it replaced.
+   */
+  'ingress.load': { mode: 'app' } | { mode: 'service'; reason: ServiceReason };
 }
 
 /** A data or database volume as snapshots hold it. */
@@ -107,6 +114,7 @@ export const RISK: { [A in Action]: Risk } = {
   'app.reverse-migrate': 'destructive',
   // Only ever writes into an empty appliance.
   'data.recover': 'safe',
+  'ingress.load': 'disruptive',
 };
 
 /**
@@ -132,6 +140,7 @@ export const PHASE: { [A in Action]: Phase } = {
   'app.migrate': 'change',
   'app.reverse-migrate': 'change',
   'data.recover': 'change',
+  'ingress.load': 'change',
 };
 
 /** Actions that change the database's contents: each needs a snapshot before it. */
@@ -164,6 +173,8 @@ export function subjectOf(step: Step): string {
     case 'app.migrate':
     case 'app.reverse-migrate':
       return `database (with ${step.args.image})`;
+    case 'ingress.load':
+      return step.args.mode === 'app' ? "ingress (the app's routes)" : `ingress (service page: ${step.args.reason})`;
     case 'data.recover':
       return step.args.source === 'backup'
         ? 'data (from the latest backup)'

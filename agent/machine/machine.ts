@@ -14,6 +14,9 @@ import { readMigrationRecords, updateMigrationRecords, withCurrent } from './mig
 import { observeMigration } from './observe-migration.ts';
 import { recoverExecutor, recoverRecoverer, type RecoverData } from './disaster-recovery-step.ts';
 import { storageLayout } from './storage-layout.ts';
+import { CaddyAdmin, type IngressDriver } from '../drivers/ingress/caddy-admin.ts';
+import { ingressFiles } from '../core/ingress-config.ts';
+import { ingressExecutor, ingressRecoverer, replaceBeside } from './ingress-steps.ts';
 
 /** What an ApplianceMachine is made of. */
 export interface ApplianceMachineOptions {
@@ -81,14 +84,34 @@ export class ApplianceMachine implements MachineDriver {
         'volume.create': (step, ctx) => this.createVolume(step, ctx),
         ...dataExecutors(deps),
         'data.recover': recoverExecutor(this.options.recover),
+        'ingress.load': ingressExecutor(docker.deps, (d) => this.ingress(d)),
+        'container.replace': this.replaceExecutor(),
       },
       recoverers: {
         ...docker.recoverers(desired.name),
         ...dataRecoverers(deps),
         'data.recover': recoverRecoverer,
+        'ingress.load': ingressRecoverer,
       },
     };
     return this.built;
+  }
+
+  /** The ingress of a desired state; undefined when it runs none. */
+  ingress(desired: DesiredState): IngressDriver | undefined {
+    const proxy = desired.app.ingress.proxy;
+    return proxy === undefined ? undefined : new CaddyAdmin(proxy.adminDir, ingressFiles(desired));
+  }
+
+  // App containers the ingress routes to are replaced beside the old one (see replaceBeside).
+  private replaceExecutor(): Executors['container.replace'] {
+    const { docker, desired } = this.options;
+    const plain = docker.executors['container.replace'];
+    const ingress = this.ingress(desired);
+    if (ingress === undefined) return plain;
+    const beside = replaceBeside(docker.deps, ingress, plain);
+    const routed = new Set((desired.app.ingress.http?.routes ?? []).map((r) => r.service));
+    return (step, ctx) => (routed.has(step.args.service) ? beside(step, ctx) : plain(step, ctx));
   }
 
   /** The data path snapshots live under, and the volumes they hold (none: no data volumes). */
@@ -123,6 +146,13 @@ export class ApplianceMachine implements MachineDriver {
         )),
     });
     if (migration !== undefined) actual.migration = migration;
+    const config = await this.ingress(desired)
+      ?.read()
+      .catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message }, 'the ingress did not say what it has loaded');
+        return undefined;
+      });
+    if (config !== undefined) actual.ingress = { config };
     return actual;
   }
 

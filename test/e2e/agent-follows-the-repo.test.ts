@@ -62,7 +62,7 @@ test('the first cycle brings the stack up and marks the revision applied', async
   assert.equal(cond(s, 'Ready').status, true, JSON.stringify(s.conditions));
   await waitForHttp(`${fleet.webUrl}/`, 30_000);
   assert.equal((await appAnswer(fleet)).version, 'v1');
-  assert.deepEqual(Object.keys(await containerIds(env, name)).sort(), ['postgres', 'web']);
+  assert.deepEqual(Object.keys(await containerIds(env, name)).sort(), ['ingress', 'postgres', 'web']);
 });
 
 test('an env.yml change replaces exactly the containers it affects', async () => {

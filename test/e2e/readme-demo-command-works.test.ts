@@ -20,7 +20,8 @@ test("the README's main command brings the demo up, and every step of its printe
       ...process.env,
       APPLIANCE_DEMO_DIR: demoDir,
       APPLIANCE_DEMO_NAME: name,
-      APPLIANCE_DEMO_WEB_PORT: '18080',
+      APPLIANCE_DEMO_WEB_PORT: '18443',
+      APPLIANCE_DEMO_HTTP_PORT: '18080',
       APPLIANCE_DEMO_AGENT_PORT: '18700',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,7 +42,7 @@ test("the README's main command brings the demo up, and every step of its printe
     return Promise.resolve(out.includes('Ctrl-C stops the agent'));
   });
   assert.match(out, /\[demo +\d+s\] \[env /, 'the environment steps are shown as they happen');
-  assert.match(out, /the demo app answers: \{"version": ?"v1"/);
+  assert.match(out, /the demo app answers through the ingress \(HTTPS\): \{"version": ?"v1"/);
   assert.match(out, /status +http:\/\/127\.0\.0\.1:18700\/status/);
   assert.match(out, /appliance data on btrfs at /);
 
@@ -60,7 +61,9 @@ test("the README's main command brings the demo up, and every step of its printe
   t.diagnostic(walk.stdout);
   assert.equal(walk.exitCode, 0, `${walk.stdout}\n${walk.stderr}`);
   assert.match(walk.stdout, /"rows": ?1\b/, 'step 1 added a row');
-  assert.match(walk.stdout, /\] v2, 1 rows \(it did not answer for [\d.]+ s\)/, 'v2 runs with the row');
+  assert.match(walk.stdout, /\] service page \(503\): An update is being installed\./, 'users saw the page');
+  assert.doesNotMatch(walk.stdout, /not answering/, 'never a connection error');
+  assert.match(walk.stdout, /\] v2, 1 rows \(the app was away for [\d.]+ s\)/, 'v2 runs with the row');
   assert.match(walk.stdout, /^applied revision +[0-9a-f]{12}/m, 'appliance status shows the revision');
   assert.match(walk.stdout, /\] v1, 1 rows/, 'after git revert v1 runs, the row kept');
 

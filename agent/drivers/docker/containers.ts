@@ -177,7 +177,12 @@ export async function startReady(docker: DockerClient, id: string, name: string,
   await waitReady(docker, id, name, spec?.healthcheck, signal);
 }
 
-async function createStopped(d: DriverDeps, ctx: ExecContext, args: ContainerArgs, name: string): Promise<Container> {
+export async function createStopped(
+  d: DriverDeps,
+  ctx: ExecContext,
+  args: ContainerArgs,
+  name: string,
+): Promise<Container> {
   const svc = serviceFor(ctx.desired, args, ctx.specKey);
   const owner = ctx.desired.name;
   let container: Container | undefined;
@@ -205,7 +210,7 @@ async function createStopped(d: DriverDeps, ctx: ExecContext, args: ContainerArg
   }
 }
 
-async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Container, args: ContainerArgs): Promise<void> {
+export async function startAndWait(d: DriverDeps, ctx: ExecContext, c: Container, args: ContainerArgs): Promise<void> {
   try {
     await c.start();
   } catch (err) {
@@ -237,7 +242,7 @@ async function gate(ctx: ExecContext, wait: () => Promise<void>): Promise<void> 
 }
 
 /** Removes a leftover container of this owner that holds a temporary name; refuses one of others. */
-async function removeOwnedNamed(d: DriverDeps, owner: string, name: string): Promise<void> {
+export async function removeOwnedNamed(d: DriverDeps, owner: string, name: string): Promise<void> {
   const c = d.docker.getContainer(name);
   let info: ContainerInspect;
   try {
@@ -255,7 +260,7 @@ async function removeOwnedNamed(d: DriverDeps, owner: string, name: string): Pro
 }
 
 /** Removes the secret directory of (owner, service, hash) when no container of that spec is left. */
-async function dropSecretsIfUnused(d: DriverDeps, owner: string, service: string, hash: string): Promise<void> {
+export async function dropSecretsIfUnused(d: DriverDeps, owner: string, service: string, hash: string): Promise<void> {
   const users = await d.docker.listContainers({
     all: true,
     filters: { label: [`${LABELS.owner}=${owner}`, `${LABELS.service}=${service}`, `${LABELS.specHash}=${hash}`] },

@@ -119,11 +119,21 @@ function toContainer(info: ContainerInspect, networkIds: ReadonlySet<string>): A
     ...(spec === undefined ? {} : { spec }),
     dependsOn: dependsOn === undefined || dependsOn === '' ? [] : dependsOn.split(','),
     networks: connected,
+    ...(state === 'running' ? { addresses: addressesOf(info, connected) } : {}),
     state,
     health,
     ...(state === 'running' ? {} : { exitCode: info.State.ExitCode }),
     labels,
   };
+}
+
+function addressesOf(info: ContainerInspect, connected: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of connected) {
+    const ip = info.NetworkSettings.Networks[name]?.IPAddress;
+    if (ip !== undefined && ip !== '') out[name] = ip;
+  }
+  return out;
 }
 
 async function inspectOrUndefined(docker: DockerClient, id: string): Promise<ContainerInspect | undefined> {

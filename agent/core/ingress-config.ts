@@ -1,0 +1,178 @@
+import type { DesiredState } from './desired.ts';
+import { renderCaddyConfig, type IngressInput, type IngressRoute, type ServiceReason } from './ingress-caddy.ts';
+import type { JsonObject } from './json.ts';
+import { containerName, networkName } from './names.ts';
+
+/** Name of the ingress service the resolver adds when appliance.yml sets `images.ingress`. */
+export const INGRESS_SERVICE = 'ingress';
+/** Inside the ingress container: the admin socket's directory (a host directory), and Caddy's storage. */
+export const INGRESS_RUN_DIR = '/run/caddy';
+export const INGRESS_STORAGE_DIR = '/data';
+export const INGRESS_CONFIG_FILE = 'caddy.json';
+export const INGRESS_ADMIN_SOCKET = 'admin.sock';
+/** Beside the configuration: the root a private ACME server's HTTPS endpoint is signed by. */
+export const INGRESS_ACME_ROOT_FILE = 'acme-ca-root.pem';
+/** Seconds a client is told to wait before trying again on the service page. */
+export const RETRY_AFTER_SECONDS = 30;
+
+/** What `ingressConfig` renders besides the desired state. */
+export interface IngressOptions {
+  /** Every name shows the service page with this reason instead of the app. */
+  service?: { reason: ServiceReason; message?: string };
+  /** Upstream address per service (see upstreamAddresses); a service without one is dialled by container name. */
+  dial?: Readonly<Record<string, string>>;
+}
+
+/** What `upstreamAddresses` needs of a container. */
+export interface AddressedContainer {
+  name: string;
+  state: string;
+  /** Docker's health status (`unhealthy`: its health check fails). */
+  health?: string;
+  addresses?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The address of each routed service's running container on a network it shares with the
+ * ingress. The ingress dials addresses, not names: Docker's name resolution can answer for a
+ * container that is still starting beside the old one, and a container the agent has not
+ * judged (a new one, or one that restarted with a new address) gets no traffic until the
+ * agent loads its address.
+ */
+export function upstreamAddresses(
+  desired: DesiredState,
+  containers: readonly AddressedContainer[],
+): Record<string, string> {
+  const proxy = desired.app.ingress.proxy;
+  const ingress = desired.app.services.find((s) => s.name === proxy?.service);
+  if (ingress === undefined) return {};
+  const internal = new Map(desired.app.networks.map((n) => [n.name, n.internal]));
+  const shared = ingress.networks.map((n) => networkName(desired.name, n, internal.get(n) ?? false));
+  const out: Record<string, string> = {};
+  for (const r of desired.app.ingress.http?.routes ?? []) {
+    const c = containers.find((x) => x.name === containerName(desired.name, r.service) && x.state === 'running');
+    const ip = shared.map((n) => c?.addresses?.[n]).find((a) => a !== undefined);
+    if (ip !== undefined) out[r.service] = ip;
+  }
+  return out;
+}
+
+/**
+ * What the ingress serves once nothing is being changed: the routes to the containers'
+ * addresses, or the stalled page while a routed container fails its health check (a version
+ * kept by `on_failed_health: false`, or one that broke later) — users never reach an app the
+ * agent judges unhealthy. The page goes the moment the check passes again (next cycle).
+ */
+export function steadyConfig(desired: DesiredState, containers: readonly AddressedContainer[]): JsonObject | undefined {
+  const routed = [...new Set((desired.app.ingress.http?.routes ?? []).map((r) => r.service))];
+  const failing = routed.filter((svc) =>
+    containers.some(
+      (c) => c.name === containerName(desired.name, svc) && c.state === 'running' && c.health === 'unhealthy',
+    ),
+  );
+  if (failing.length > 0) {
+    const message = serviceMessage('stalled', `the health check of ${failing.join(', ')} fails`);
+    return ingressConfig(desired, { service: { reason: 'stalled', message } });
+  }
+  return ingressConfig(desired, { dial: upstreamAddresses(desired, containers) });
+}
+
+/** The page's text for each reason; never a secret (a stalled reason is a short code-like text). */
+export function serviceMessage(reason: ServiceReason, detail?: string): string {
+  switch (reason) {
+    case 'updating':
+      return 'An update is being installed.';
+    case 'starting':
+      return 'The service is starting.';
+    case 'recovering':
+      return 'The service is being restored from a backup.';
+    case 'stalled':
+      return `The service is stopped until an operator fixes it${detail === undefined ? '' : `: ${detail}`}.`;
+    case 'manual':
+      return detail ?? 'The service is under maintenance.';
+    case 'unconfigured':
+      return 'The service is not configured yet.';
+  }
+}
+
+/**
+ * The ingress's Caddy configuration for the desired state: the app's routes to its containers
+ * by name, or the service page. Undefined when the appliance runs no ingress. Pure: a plan
+ * compares it with what Caddy has loaded.
+ */
+export function ingressConfig(desired: DesiredState, options: IngressOptions = {}): JsonObject | undefined {
+  const input = ingressInput(desired, options);
+  return input === undefined ? undefined : renderCaddyConfig(input);
+}
+
+export function ingressInput(desired: DesiredState, options: IngressOptions = {}): IngressInput | undefined {
+  const { ingress } = desired.app;
+  const proxy = ingress.proxy;
+  if (proxy === undefined) return undefined;
+  const routes: IngressRoute[] = (ingress.http?.routes ?? []).map((r) => ({
+    path: r.path,
+    dial: `${options.dial?.[r.service] ?? containerName(desired.name, r.service)}:${r.port}`,
+    clientCerts: r.clientCerts,
+  }));
+  const s = options.service ?? manualMode(desired);
+  return {
+    names: [...ingress.serverNames],
+    routes,
+    ...(s === undefined
+      ? {}
+      : {
+          service: {
+            reason: s.reason,
+            message: s.message ?? serviceMessage(s.reason),
+            retryAfterSeconds: RETRY_AFTER_SECONDS,
+          },
+        }),
+    tls:
+      proxy.acme === undefined
+        ? {}
+        : {
+            acme: {
+              directory: proxy.acme.directory,
+              ...(proxy.acme.email === undefined ? {} : { email: proxy.acme.email }),
+              ...(proxy.acme.caRoot === undefined
+                ? {}
+                : { trustedRootFiles: [`${INGRESS_RUN_DIR}/${INGRESS_ACME_ROOT_FILE}`] }),
+            },
+          },
+    ...(ingress.clientCerts.ca === undefined ? {} : { clientCa: ingress.clientCerts.ca }),
+    ...(proxy.hsts === undefined ? {} : { hsts: { ...proxy.hsts } }),
+    ports: { http: proxy.ports.http, https: proxy.ports.https },
+    maxBodyBytes: sizeBytes(ingress.http?.maxBodySize ?? '150m'),
+    readTimeoutSeconds: ingress.http?.readTimeoutSeconds ?? 300,
+    storageRoot: INGRESS_STORAGE_DIR,
+    admin: `unix/${INGRESS_RUN_DIR}/${INGRESS_ADMIN_SOCKET}`,
+  };
+}
+
+/** Files the ingress reads beside its configuration (name in the admin directory → content). */
+export function ingressFiles(desired: DesiredState): Record<string, string> {
+  const root = desired.app.ingress.proxy?.acme?.caRoot;
+  return root === undefined ? {} : { [INGRESS_ACME_ROOT_FILE]: root };
+}
+
+/**
+ * HOOK: appliance.yml `service_mode: {enabled, message}` (its schema and validation come with
+ * the other half of #11). Read here once the resolver puts it on the desired state as
+ * `serviceMode`; until then no appliance is in manual service mode.
+ */
+function manualMode(desired: DesiredState): IngressOptions['service'] {
+  const mode = (desired as { serviceMode?: { enabled: boolean; message?: string } }).serviceMode;
+  if (mode?.enabled !== true) return undefined;
+  return {
+    reason: 'manual',
+    ...(mode.message === undefined ? {} : { message: serviceMessage('manual', mode.message) }),
+  };
+}
+
+/** Bytes of a size such as 150m (the schema's pattern). */
+export function sizeBytes(size: string): number {
+  const m = /^(\d+)([kmg]?)$/.exec(size);
+  if (m === null) return 0;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2] as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * unit;
+}
