@@ -14,11 +14,13 @@ import {
   initialStatus,
   recoveryStarted,
   withBackup,
+  withCertificates,
   withWarnings,
   type AgentStatus,
   type Notice,
 } from '../core/status.ts';
 import { createCycle } from '../engine/cycle.ts';
+import { readCertificates } from '../drivers/ingress/certificates.ts';
 import { dockerMachine } from '../machine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
 import { Reconciler } from '../engine/reconciler.ts';
@@ -104,6 +106,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     secrets,
     exclusive: (fn) => exclusive(fn),
   });
+  // Where the ingress keeps its certificates (known once a revision is applied), for /status.
+  let certificatesDir: string | undefined;
   // Forge commit statuses and the status ref, sent beside the loop after each cycle.
   const reports = agentReports({ config, log, secrets, auth, backups });
   const cycle = createCycle({
@@ -120,6 +124,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     status: () => current,
     onRecovering: (revision) => onRecovering(revision),
     onApplied: (desired, reader) => {
+      certificatesDir = desired.app.ingress.proxy?.storageDir;
       reports.applied(desired);
       return backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined));
     },
@@ -165,7 +170,12 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   const r = reconciler;
   const api = await startHttpApi(
     {
-      status: async () => withWarnings(withBackup(r.status, await backups.view().catch(() => undefined)), standing),
+      status: async () => {
+        const certs =
+          certificatesDir === undefined ? undefined : await readCertificates(certificatesDir).catch(() => undefined);
+        const served = withCertificates(r.status, certs, new Date());
+        return withWarnings(withBackup(served, await backups.view().catch(() => undefined)), standing);
+      },
       trigger: (reason) => void r.trigger(reason),
       log,
       secrets,

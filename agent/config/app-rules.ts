@@ -119,6 +119,19 @@ export function checkApp(app: AppDefinition, file: string): Findings {
   }
   const ca = app.ingress.client_ca;
   if (ca !== undefined && !volumes.has(ca.volume)) err('/ingress/client_ca/volume', `unknown volume '${ca.volume}'`);
+  // Not built yet: the mail front and the app's own client CA (the ingress takes env.yml's).
+  if (app.ingress.smtp !== undefined)
+    warnings.push({
+      file,
+      path: '/ingress/smtp',
+      message: 'not supported yet: the agent ignores this setting (remove it)',
+    });
+  if (ca !== undefined)
+    warnings.push({
+      file,
+      path: '/ingress/client_ca',
+      message: 'not supported yet: the agent ignores this setting (remove it)',
+    });
   if (services.length > 0 && !services.some((s) => app.services[s]?.role === 'app')) {
     warnings.push({ file, path: '/services', message: "no service has role 'app'" });
   }

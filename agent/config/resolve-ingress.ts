@@ -65,6 +65,7 @@ export function resolveIngress(
   const proxy: DesiredProxy = {
     service: INGRESS_SERVICE,
     adminDir: admin.hostPath ?? '',
+    storageDir: storage.hostPath ?? '',
     ports,
     ...(acme.enabled && site.tls.key === undefined
       ? {

@@ -44,6 +44,9 @@ export function checkEnv(env: EnvConfig, file: string): Findings {
   const ca = env.tls.client_certs.ca;
   const caProblem = ca === undefined ? undefined : pemCaProblem(ca);
   if (caProblem !== undefined) err('/tls/client_certs/ca', caProblem);
+  // The ingress serves ACME or its own CA's certificates; a given pair has no step behind it yet.
+  if (env.tls.key !== undefined)
+    warnings.push({ file, path: '/tls/key', message: 'not supported yet: the agent ignores this setting (remove it)' });
   if (env.tls.acme.enabled && env.tls.key !== undefined) {
     warnings.push({
       file,

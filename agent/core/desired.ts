@@ -182,6 +182,8 @@ export interface DesiredProxy {
   service: string;
   /** Host directory of the admin socket and the configuration file (bind-mounted to /run/caddy). */
   adminDir: string;
+  /** Host directory of Caddy's storage (ACME account, certificates), read for /status. */
+  storageDir: string;
   /** Host ports; the container listens on the same numbers, so redirects name the public port. */
   ports: { http: number; https: number; hostIp: string };
   /** `caRoot`: PEM of a private ACME server's root, written beside the configuration for Caddy to trust. */

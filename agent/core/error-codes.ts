@@ -105,6 +105,8 @@ export const ERROR_CODES = {
   HistoryRewind: { kind: 'refused', about: "the config repo's branch moved back or was rewritten" },
   HttpNotAnswering: { kind: 'failed', about: "a health check's HTTP endpoint does not answer" },
   ImagePullFailed: { kind: 'environment', about: 'an image could not be pulled' },
+  IngressLoadFailed: { kind: 'failed', about: 'Caddy refused the rendered ingress configuration' },
+  IngressTimeout: { kind: 'environment', about: 'the ingress admin API did not answer in time' },
   InsecureSourceUrl: { kind: 'refused', about: 'the config repo URL is plain http to a non-loopback host' },
   InvalidSourceUrl: { kind: 'input', about: 'the config repo URL is not valid' },
   InvalidTrustedSigner: { kind: 'input', about: 'a trusted signer key cannot be parsed' },

@@ -1,6 +1,7 @@
 import type { DesiredState } from './desired.ts';
 import { renderCaddyConfig, type IngressInput, type IngressRoute, type ServiceReason } from './ingress-caddy.ts';
 import type { JsonObject } from './json.ts';
+import { ingressService } from './ingress-service.ts';
 import { containerName, networkName } from './names.ts';
 
 /** Name of the ingress service the resolver adds when appliance.yml sets `images.ingress`. */
@@ -114,7 +115,8 @@ export function ingressInput(desired: DesiredState, options: IngressOptions = {}
     dial: `${options.dial?.[r.service] ?? containerName(desired.name, r.service)}:${r.port}`,
     clientCerts: r.clientCerts,
   }));
-  const s = options.service ?? manualMode(desired);
+  // The operator's manual service mode wins over what the agent is doing.
+  const s = manualMode(desired) ?? options.service;
   return {
     names: [...ingress.serverNames],
     routes,
@@ -155,18 +157,10 @@ export function ingressFiles(desired: DesiredState): Record<string, string> {
   return root === undefined ? {} : { [INGRESS_ACME_ROOT_FILE]: root };
 }
 
-/**
- * HOOK: appliance.yml `service_mode: {enabled, message}` (its schema and validation come with
- * the other half of #11). Read here once the resolver puts it on the desired state as
- * `serviceMode`; until then no appliance is in manual service mode.
- */
+/** appliance.yml `service_mode` when enabled: the page with the operator's message. */
 function manualMode(desired: DesiredState): IngressOptions['service'] {
-  const mode = (desired as { serviceMode?: { enabled: boolean; message?: string } }).serviceMode;
-  if (mode?.enabled !== true) return undefined;
-  return {
-    reason: 'manual',
-    ...(mode.message === undefined ? {} : { message: serviceMessage('manual', mode.message) }),
-  };
+  const manual = ingressService(desired, { kind: 'serving' });
+  return manual === undefined ? undefined : { reason: manual.reason, message: manual.message };
 }
 
 /** Bytes of a size such as 150m (the schema's pattern). */

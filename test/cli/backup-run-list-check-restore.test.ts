@@ -134,7 +134,7 @@ test('backup run, list, check --restore-test, restore and status on the command 
   assert.equal(missing.out, '');
 
   const refused = await cli('run');
-  assert.equal(refused.code, 2);
+  assert.equal(refused.code, 1, 'a refusal exits 1 (docs/errors.md: BackupDatabaseEmpty is refused)');
   assert.match(refused.err, /refusing to back up: database demo is empty/);
 
   await psql("CREATE TABLE items (id serial, note text); INSERT INTO items (note) VALUES ('one'), ('two')");

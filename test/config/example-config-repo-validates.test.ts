@@ -30,7 +30,14 @@ test('every file of example-config-repo is valid, with env.yml values checked', 
   const { files, decrypt } = await exampleRepo();
   const report = await validateRepo(memoryRepo(files), { decrypt });
   assert.deepEqual(report.errors, []);
-  assert.deepEqual(report.warnings, []);
+  // The one setting of the examples that has no step behind it yet is said so, not ignored.
+  assert.deepEqual(report.warnings, [
+    {
+      file: 'apps/ecs/app.yml',
+      path: '/ingress/client_ca',
+      message: 'not supported yet: the agent ignores this setting (remove it)',
+    },
+  ]);
   assert.deepEqual(
     report.appliances.map((a) => a.name),
     ['demo', 'ecs-prod'],

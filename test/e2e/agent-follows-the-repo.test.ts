@@ -63,6 +63,12 @@ test('the first cycle brings the stack up and marks the revision applied', async
   await waitForHttp(`${fleet.webUrl}/`, 30_000);
   assert.equal((await appAnswer(fleet)).version, 'v1');
   assert.deepEqual(Object.keys(await containerIds(env, name)).sort(), ['ingress', 'postgres', 'web']);
+  // ACME is off here: the ingress's own CA signed the certificate, and /status lists it.
+  await waitFor('the certificate in /status', 30_000, async () =>
+    ((await agentStatus(fleet))?.certificates ?? []).some((c) => c.names.includes('localhost') && c.internal),
+  );
+  const metrics = await httpRequest(`${fleet.agentUrl}/metrics`, { timeoutMs: 5000 });
+  assert.match(metrics.body.toString(), /appliance_certificate_expiry_timestamp_seconds\{[^}]*name="localhost"/);
 });
 
 test('an env.yml change replaces exactly the containers it affects', async () => {
