@@ -8,9 +8,16 @@ export interface TableStat {
   /** `schema.table` */
   table: string;
   rows: number;
-  /** Sum of the first 64 bits of each row's md5, as a decimal string. */
+  /** Sum of a 64-bit hash of each row's text (see TableChecksum), as a decimal string. */
   sum: string;
 }
+
+/**
+ * How the sums of a manifest's tables were computed: `hashtext` is PostgreSQL's
+ * hashtextextended of the row's text; `md5` (backups without the field) the first 64 bits of
+ * its md5, several times slower for the same proof.
+ */
+export type TableChecksum = 'md5' | 'hashtext';
 
 export interface DatabaseManifest {
   name: string;
@@ -23,6 +30,8 @@ export interface DatabaseManifest {
   dumpBytes: number;
   /** Taken in the same transaction snapshot as the dump. */
   tables: TableStat[];
+  /** Absent in older backups: `md5`. */
+  checksum?: TableChecksum;
 }
 
 export interface VolumeManifest {

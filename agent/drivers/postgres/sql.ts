@@ -1,4 +1,4 @@
-import type { TableStat } from '../../core/backup-manifest.ts';
+import type { TableChecksum, TableStat } from '../../core/backup-manifest.ts';
 
 /** A quoted SQL identifier. */
 export function ident(name: string): string {
@@ -21,23 +21,31 @@ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') 
 export const DEFAULT_NON_EMPTY_SQL = `WITH t AS MATERIALIZED (SELECT n.nspname AS s, c.relname AS r ${USER_TABLES})
 SELECT count(*) FROM t WHERE query_to_xml(format('SELECT 1 AS x FROM %I.%I LIMIT 1', s, r), false, true, '')::text <> '';`;
 
+/** Per-row 64-bit hash of each checksum kind, over the row's text `t::text`. */
+const ROW_HASH: Record<TableChecksum, string> = {
+  md5: "(''x'' || substr(md5(t::text), 1, 16))::bit(64)::bigint",
+  hashtext: 'hashtextextended(t::text, 0)',
+};
+
 /**
- * Per user table: row count and an order-independent checksum of the rows (the sum of the
- * first 64 bits of each row's md5), one JSON line per table. Uses psql's \gexec.
+ * Per user table: row count and an order-independent checksum of the rows (the sum of a 64-bit
+ * hash of each row's text), one JSON line per table. Uses psql's \gexec.
  */
-export const TABLE_STATS_SQL = `SELECT format(
-  'SELECT json_build_object(''table'', %L, ''rows'', count(*), ''sum'', coalesce(sum((''x'' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)::text)::text FROM %I.%I t',
+export function tableStatsSql(checksum: TableChecksum): string {
+  return `SELECT format(
+  'SELECT json_build_object(''table'', %L, ''rows'', count(*), ''sum'', coalesce(sum(${ROW_HASH[checksum]}), 0)::text)::text FROM %I.%I t',
   n.nspname || '.' || c.relname, n.nspname, c.relname)
 ${USER_TABLES}
 ORDER BY n.nspname, c.relname
 \\gexec`;
+}
 
 /** Encoding, collation and server version of the current database, as one JSON line. */
 export const DATABASE_INFO_SQL = `SELECT json_build_object('encoding', pg_encoding_to_char(encoding), 'collate', datcollate,
   'ctype', datctype, 'serverVersion', current_setting('server_version'))::text
 FROM pg_database WHERE datname = current_database();`;
 
-/** Parses the lines of {@link TABLE_STATS_SQL}. */
+/** Parses the lines of {@link tableStatsSql}. */
 export function parseTableStats(lines: readonly string[]): TableStat[] {
   return lines
     .filter((l) => l.startsWith('{'))

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DockerClient } from '../../../agent/drivers/docker/client.ts';
+import { execInContainer } from '../../../agent/drivers/docker/container-exec.ts';
 import { PostgresDriver } from '../../../agent/drivers/postgres/postgres.ts';
 import { isAgentError } from '../../../agent/core/errors.ts';
 import {
@@ -103,8 +104,24 @@ test('a dump taken during writes matches the table stats recorded with it, and r
   assert.equal(info.dumpBytes, (await stat(file)).size);
   assert.equal(info.encoding, 'UTF8');
 
+  assert.equal(info.checksum, 'hashtext');
+  // pg_dump wrote the file inside the container; nothing of it is left there.
+  const docker = new DockerClient({ socketPath: env.socketPath });
+  const listed = await execInContainer({ docker, container: fixture.container }, ['ls', '-a', '/tmp']);
+  assert.doesNotMatch(listed.stdout, /appliance-backup/);
+
   const scratch = await pg.restoreToScratch('copy', createReadStream(file), info);
-  assert.deepEqual(await pg.tableStats(scratch), info.tables);
+  assert.deepEqual(await pg.tableStats(scratch, info.checksum), info.tables);
+  // Backups that recorded md5 sums (before hashtext) are still compared with md5 sums.
+  const md5 = await pg.tableStats(scratch, 'md5');
+  assert.deepEqual(
+    md5.map((t) => t.rows),
+    info.tables.map((t) => t.rows),
+  );
+  assert.notDeepEqual(
+    md5.map((t) => t.sum),
+    info.tables.map((t) => t.sum),
+  );
   await pg.dropDatabase(scratch);
   assert.equal(await pg.databaseExists(scratch), false);
 });
