@@ -34,7 +34,7 @@ export type DumpInfo = Omit<DatabaseManifest, 'dump'>;
 const MAINTENANCE_DB = 'postgres';
 
 /** The table checksum new backups record. */
-const CHECKSUM: TableChecksum = 'hashtext';
+const CHECKSUM: TableChecksum = 'hash';
 
 /**
  * pg_dump, pg_restore and psql inside the database container, never on the host: the tools
@@ -84,9 +84,16 @@ export class PostgresDriver {
     return { nonEmpty: databaseHasData(value), value };
   }
 
-  /** Row count and checksum (of the kind a backup recorded) of every user table of `database`. */
-  async tableStats(database = this.database, checksum: TableChecksum = CHECKSUM): Promise<TableStat[]> {
-    return parseTableStats(await this.psql(tableStatsSql(checksum), database));
+  /**
+   * Row count and checksum of every user table of `database`; to compare with a backup, of the
+   * kind it recorded (`checksum`, and how each table was hashed in `recorded`).
+   */
+  async tableStats(
+    database = this.database,
+    checksum: TableChecksum = CHECKSUM,
+    recorded: readonly TableStat[] = [],
+  ): Promise<TableStat[]> {
+    return parseTableStats(await this.psql(tableStatsSql(checksum, recorded), database));
   }
 
   /**
