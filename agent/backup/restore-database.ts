@@ -36,7 +36,7 @@ export async function stageDatabaseFromSnapshot(
     throw dumped.reason;
   }
   if (restored.status === 'rejected') throw restored.reason;
-  const stats = await pg.tableStats(restored.value);
+  const stats = await pg.tableStats(restored.value, recorded.checksum ?? 'md5', recorded.tables);
   return {
     name: restored.value,
     mismatches: compareTables(recorded.tables, stats),

@@ -1,10 +1,11 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { dumpPathOf, SNAPSHOT_LAYOUT, type BackupManifest } from '../core/backup-manifest.ts';
-import { guardBackup } from '../core/backup-guards.ts';
+import { dumpPathOf, SNAPSHOT_LAYOUT, type BackupManifest, type DatabaseManifest } from '../core/backup-manifest.ts';
+import { databaseHasData, guardBackup } from '../core/backup-guards.ts';
 import { backupFailed, backupSucceeded, type BackupSuccess } from '../core/backup-status.ts';
 import { snapshotTags } from '../core/backup-target.ts';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
+import type { PostgresDriver } from '../drivers/postgres/postgres.ts';
 import { withBackupMount } from '../drivers/restic/mount.ts';
 import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
 import type { BackupRequest, Restic } from '../drivers/restic/restic.ts';
@@ -125,29 +126,36 @@ async function backupFrom(
   const { restic, phase, started, view, checkValue } = at;
   const { target } = ctx;
   const paths = backupPaths(ctx.dir);
-  const cache = await loadHashCache(paths.hashes);
-  const scan = await scanVolumes(view.roots, cache);
-  const refusal =
-    options.skipGuards === true
-      ? undefined
-      : guardBackup({
-          ...(ctx.postgres === undefined || checkValue === undefined
-            ? {}
-            : { database: { name: ctx.postgres.database, checkValue } }),
-          volumes: target.volumes,
-          files: scan.files.length,
-        });
-  if (refusal !== undefined) throw new AgentError(refusal.code, refusal.message, { data: refusal.data });
-  // Only a backup that passed the guards creates a missing repository.
-  if ((await at.repository) === false) await createRepository(ctx, restic);
-
   // Frozen volumes: manifest, dump and env.yml go beside their snapshots, where restic runs.
   const staging = view.frozen?.stage ?? paths.staging;
   if (view.frozen === undefined) {
     await rm(paths.staging, { recursive: true, force: true });
     await mkdir(paths.staging, { recursive: true, mode: 0o700 });
   }
+  let dumping: Promise<DatabaseManifest> | undefined;
   try {
+    // The repository and its password are proven before the database is dumped; the dump then
+    // runs while the files are scanned.
+    const exists = await at.repository;
+    const pg = ctx.postgres;
+    if (pg !== undefined && (checkValue === undefined || databaseHasData(checkValue))) {
+      dumping = dumpInto(pg, staging, options.signal);
+      dumping.catch(() => undefined);
+    }
+    const cache = await loadHashCache(paths.hashes);
+    const scan = await scanVolumes(view.roots, cache);
+    const refusal =
+      options.skipGuards === true
+        ? undefined
+        : guardBackup({
+            ...(pg === undefined || checkValue === undefined ? {} : { database: { name: pg.database, checkValue } }),
+            volumes: target.volumes,
+            files: scan.files.length,
+          });
+    if (refusal !== undefined) throw new AgentError(refusal.code, refusal.message, { data: refusal.data });
+    // Only a backup that passed the guards creates a missing repository.
+    if (exists === false) await createRepository(ctx, restic);
+
     const manifest: BackupManifest = {
       format: 1,
       appliance: target.appliance,
@@ -158,13 +166,9 @@ async function backupFrom(
       env: options.envYml !== undefined,
     };
     const snapshotPaths = [path.basename(SNAPSHOT_LAYOUT.manifest)];
-    if (ctx.postgres !== undefined) {
+    if (dumping !== undefined) {
       phase('dump');
-      const dbDir = path.join(staging, path.basename(SNAPSHOT_LAYOUT.dbDir));
-      await mkdir(dbDir, { mode: 0o700 });
-      const dump = dumpPathOf(ctx.postgres.database);
-      const info = await ctx.postgres.dump(path.join(dbDir, path.basename(dump)), options.signal);
-      manifest.database = { ...info, dump };
+      manifest.database = await dumping;
       snapshotPaths.push(path.basename(SNAPSHOT_LAYOUT.dbDir));
     }
     if (options.envYml !== undefined) {
@@ -221,8 +225,18 @@ async function backupFrom(
     if (retentionError !== undefined) success.retentionError = retentionError;
     return success;
   } finally {
+    // A failed backup still waits for its dump: the staging directory is removed after it.
+    await dumping?.catch(() => undefined);
     await rm(paths.staging, { recursive: true, force: true });
   }
+}
+
+/** The database dumped into the staging directory's `db/`, described for the manifest. */
+async function dumpInto(pg: PostgresDriver, staging: string, signal?: AbortSignal): Promise<DatabaseManifest> {
+  const dbDir = path.join(staging, path.basename(SNAPSHOT_LAYOUT.dbDir));
+  await mkdir(dbDir, { mode: 0o700 });
+  const dump = dumpPathOf(pg.database);
+  return { ...(await pg.dump(path.join(dbDir, path.basename(dump)), signal)), dump };
 }
 
 async function createRepository(ctx: BackupContext, restic: Restic): Promise<void> {

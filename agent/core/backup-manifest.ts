@@ -8,9 +8,21 @@ export interface TableStat {
   /** `schema.table` */
   table: string;
   rows: number;
-  /** Sum of the first 64 bits of each row's md5, as a decimal string. */
+  /** Sum of a 64-bit hash of each row (see TableChecksum), as a decimal string. */
   sum: string;
+  /**
+   * With checksum `hash`: `record` when the rows were hashed as rows (hash_record_extended,
+   * for tables of common built-in types only), `text` when their text was hashed.
+   */
+  hash?: 'record' | 'text';
 }
+
+/**
+ * How the sums of a manifest's tables were computed: `hash` with PostgreSQL's extended hash
+ * functions (per table as TableStat `hash` says); `md5` (backups without the field) the first
+ * 64 bits of the md5 of each row's text, many times slower for the same proof.
+ */
+export type TableChecksum = 'md5' | 'hash';
 
 export interface DatabaseManifest {
   name: string;
@@ -23,6 +35,8 @@ export interface DatabaseManifest {
   dumpBytes: number;
   /** Taken in the same transaction snapshot as the dump. */
   tables: TableStat[];
+  /** Absent in older backups: `md5`. */
+  checksum?: TableChecksum;
 }
 
 export interface VolumeManifest {

@@ -169,6 +169,19 @@ export class Container {
     });
   }
 
+  /**
+   * A file or directory of its filesystem as a tar stream (`docker cp`): read by the engine
+   * from the container's filesystem, not through a process's output. Read it with `readTarFile`.
+   */
+  getArchive(opts: { path: string; signal?: AbortSignal }): Promise<Readable> {
+    return this.http.stream({
+      method: 'GET',
+      path: `${this.path}/archive`,
+      query: { path: opts.path },
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    });
+  }
+
   async exec(opts: ExecCreateOptions): Promise<Exec> {
     const res = await this.http.json<{ Id: string }>({ method: 'POST', path: `${this.path}/exec`, body: opts });
     return new Exec(this.http, res.Id);

@@ -1,13 +1,14 @@
 import { createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { DockerClient } from '../docker/client.ts';
 import { databaseHasData } from '../../core/backup-guards.ts';
-import type { DatabaseManifest, TableStat } from '../../core/backup-manifest.ts';
+import type { DatabaseManifest, TableChecksum, TableStat } from '../../core/backup-manifest.ts';
 import { AgentError } from '../../core/errors.ts';
 import { execInContainer, type ExecTarget } from '../docker/container-exec.ts';
+import { dockerError } from '../docker/errors.ts';
+import { readTarFile } from '../docker/tar-file.ts';
 import { PSQL_FLAGS, PsqlSession } from './psql-session.ts';
-import { DATABASE_INFO_SQL, DEFAULT_NON_EMPTY_SQL, TABLE_STATS_SQL, ident, literal, parseTableStats } from './sql.ts';
+import { DATABASE_INFO_SQL, DEFAULT_NON_EMPTY_SQL, ident, literal, parseTableStats, tableStatsSql } from './sql.ts';
 
 /** The app's database: a PostgreSQL server in a running container, reached with `docker exec`. */
 export interface PostgresOptions {
@@ -31,6 +32,9 @@ export interface DatabaseLocale {
 export type DumpInfo = Omit<DatabaseManifest, 'dump'>;
 
 const MAINTENANCE_DB = 'postgres';
+
+/** The table checksum new backups record. */
+const CHECKSUM: TableChecksum = 'hash';
 
 /**
  * pg_dump, pg_restore and psql inside the database container, never on the host: the tools
@@ -80,38 +84,77 @@ export class PostgresDriver {
     return { nonEmpty: databaseHasData(value), value };
   }
 
-  /** Row count and checksum of every user table of `database`. */
-  async tableStats(database = this.database): Promise<TableStat[]> {
-    return parseTableStats(await this.psql(TABLE_STATS_SQL, database));
+  /**
+   * Row count and checksum of every user table of `database`; to compare with a backup, of the
+   * kind it recorded (`checksum`, and how each table was hashed in `recorded`).
+   */
+  async tableStats(
+    database = this.database,
+    checksum: TableChecksum = CHECKSUM,
+    recorded: readonly TableStat[] = [],
+  ): Promise<TableStat[]> {
+    return parseTableStats(await this.psql(tableStatsSql(checksum, recorded), database));
   }
 
   /**
    * A consistent pg_dump (custom format, uncompressed so restic deduplicates it) written to
    * `file` (0600), and the table stats of exactly the same snapshot: one read-only transaction
-   * exports its snapshot, pg_dump imports it, the stats are read in the same transaction.
+   * exports its snapshot, pg_dump imports it, the stats are read in the same transaction while
+   * pg_dump runs. pg_dump writes a file inside the container, which the engine then copies out:
+   * its output through an exec stream is several times slower than pg_dump itself.
    */
   async dump(file: string, signal?: AbortSignal): Promise<DumpInfo> {
     const session = PsqlSession.open(this.target, this.user, this.database);
+    const inside = `/tmp/appliance-backup-${this.database.replace(/[^\w.-]/g, '_')}.dump`;
     try {
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;');
       const snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
       const info = JSON.parse((await session.query(DATABASE_INFO_SQL))[0] ?? '{}') as DatabaseLocale & {
         serverVersion: string;
       };
-      const tables = parseTableStats(await session.query(TABLE_STATS_SQL));
-      const out = createWriteStream(file, { mode: 0o600 });
-      const cmd = ['pg_dump', '-Fc', '-Z0', `--snapshot=${snapshot}`, '-U', this.user, '-d', this.database];
-      const r = await execInContainer(this.target, cmd, { stdout: out, ...(signal === undefined ? {} : { signal }) });
-      if (r.exitCode !== 0) {
-        throw new AgentError('DatabaseDumpFailed', `pg_dump of ${this.database} failed: ${r.stderr.trim()}`, {
-          data: { container: this.target.container, database: this.database, exitCode: r.exitCode },
-        });
-      }
+      const [dumped, stats] = await Promise.allSettled([
+        this.dumpInside(inside, snapshot, signal),
+        session.query(tableStatsSql(CHECKSUM)),
+      ]);
+      if (dumped.status === 'rejected') throw dumped.reason;
+      if (stats.status === 'rejected') throw stats.reason;
       await session.query('COMMIT;');
-      const dumpBytes = (await stat(file)).size;
-      return { name: this.database, ...info, tables, dumpBytes };
+      const dumpBytes = await this.copyOut(inside, file, signal);
+      return { name: this.database, ...info, tables: parseTableStats(stats.value), checksum: CHECKSUM, dumpBytes };
     } finally {
       await session.close();
+      await execInContainer(this.target, ['rm', '-f', inside]).catch(() => undefined);
+    }
+  }
+
+  /** pg_dump of the exported snapshot to `inside`, a file in the container only the user pg_dump runs as can read. */
+  private async dumpInside(inside: string, snapshot: string, signal?: AbortSignal): Promise<void> {
+    const cmd = ['sh', '-c', 'umask 077 && exec "$@"', 'sh', 'pg_dump', '-Fc', '-Z0', `--snapshot=${snapshot}`];
+    cmd.push('-U', this.user, '-d', this.database, '-f', inside);
+    const r = await execInContainer(this.target, cmd, signal === undefined ? {} : { signal });
+    if (r.exitCode !== 0) {
+      throw new AgentError('DatabaseDumpFailed', `pg_dump of ${this.database} failed: ${r.stderr.trim()}`, {
+        data: { container: this.target.container, database: this.database, exitCode: r.exitCode },
+      });
+    }
+  }
+
+  /** Copies the container's file `inside` to `file` (0600) through the engine; returns its size. */
+  private async copyOut(inside: string, file: string, signal?: AbortSignal): Promise<number> {
+    const container = this.target.docker.getContainer(this.target.container);
+    try {
+      const tar = await container.getArchive({ path: inside, ...(signal === undefined ? {} : { signal }) });
+      return await readTarFile(tar, createWriteStream(file, { mode: 0o600 }));
+    } catch (err) {
+      throw dockerError(
+        err,
+        'DatabaseDumpFailed',
+        `copy the dump of ${this.database} out of ${this.target.container}`,
+        {
+          container: this.target.container,
+          database: this.database,
+        },
+      );
     }
   }
 

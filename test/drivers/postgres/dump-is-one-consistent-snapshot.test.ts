@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DockerClient } from '../../../agent/drivers/docker/client.ts';
+import { execInContainer } from '../../../agent/drivers/docker/container-exec.ts';
 import { PostgresDriver } from '../../../agent/drivers/postgres/postgres.ts';
 import { isAgentError } from '../../../agent/core/errors.ts';
 import {
@@ -70,6 +71,8 @@ test('the default check counts user tables with rows; a missing database has its
 test('a dump taken during writes matches the table stats recorded with it, and restores to them', async () => {
   // Every transaction inserts one row into each table: in any consistent snapshot the counts are equal.
   await sql(fixture, 'CREATE TABLE a (id serial, v text); CREATE TABLE b (id serial, v text)');
+  // json has no hash function: such a table is hashed by its text.
+  await sql(fixture, `CREATE TABLE c (id int, doc json); INSERT INTO c VALUES (1, '{"k": [1, 2]}'), (2, NULL)`);
   await sql(
     fixture,
     `INSERT INTO a (v) SELECT md5(g::text) FROM generate_series(1, 20000) g;
@@ -103,8 +106,29 @@ test('a dump taken during writes matches the table stats recorded with it, and r
   assert.equal(info.dumpBytes, (await stat(file)).size);
   assert.equal(info.encoding, 'UTF8');
 
+  assert.equal(info.checksum, 'hash');
+  assert.equal(byName['public.a']?.hash, 'record');
+  assert.deepEqual(
+    info.tables.filter((t) => t.table === 'public.c').map((t) => [t.hash, t.rows]),
+    [['text', 2]],
+  );
+  // pg_dump wrote the file inside the container; nothing of it is left there.
+  const docker = new DockerClient({ socketPath: env.socketPath });
+  const listed = await execInContainer({ docker, container: fixture.container }, ['ls', '-a', '/tmp']);
+  assert.doesNotMatch(listed.stdout, /appliance-backup/);
+
   const scratch = await pg.restoreToScratch('copy', createReadStream(file), info);
-  assert.deepEqual(await pg.tableStats(scratch), info.tables);
+  assert.deepEqual(await pg.tableStats(scratch, info.checksum, info.tables), info.tables);
+  // Backups that recorded md5 sums (older ones) are still compared with md5 sums.
+  const md5 = await pg.tableStats(scratch, 'md5');
+  assert.deepEqual(
+    md5.map((t) => t.rows),
+    info.tables.map((t) => t.rows),
+  );
+  assert.notDeepEqual(
+    md5.map((t) => t.sum),
+    info.tables.map((t) => t.sum),
+  );
   await pg.dropDatabase(scratch);
   assert.equal(await pg.databaseExists(scratch), false);
 });
