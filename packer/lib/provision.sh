@@ -1,0 +1,27 @@
+# Stage packer: qemu boots the base disk with a build-only `cidata` seed (user `build`, a key
+# made for this build), packer's shell provisioner runs install.sh --image from the release,
+# and the shutdown command removes the build user.
+# shellcheck shell=bash
+run_packer() {
+  local base=$1 release=$2 out=$3 seed="$WORK/seed" accel=tcg
+  mkdir -p "$seed"
+  ssh-keygen -q -t ed25519 -N '' -C appliance-build -f "$WORK/build_key"
+  cat >"$seed/user-data" <<SEED
+#cloud-config
+users:
+  - name: build
+    sudo: 'ALL=(ALL) NOPASSWD:ALL'
+    shell: /bin/bash
+    ssh_authorized_keys: ['$(cat "$WORK/build_key.pub")']
+SEED
+  printf 'instance-id: appliance-build\nlocal-hostname: appliance-build\n' >"$seed/meta-data"
+  [ -w /dev/kvm ] && accel=kvm
+  log "packer: qemu ($accel) boots the base disk; serial console in $WORK/serial.log"
+  PACKER_LOG=0 CHECKPOINT_DISABLE=1 packer build -color=false \
+    -var "base_disk=$base" -var "output_dir=$out" -var "release=$release" -var "seed_dir=$seed" \
+    -var "ssh_key=$WORK/build_key" -var "accelerator=$accel" -var "serial_log=$WORK/serial.log" \
+    "$PACKER_DIR/appliance.json" 2>&1 | sed -u 's/^/  packer: /' >&2 || {
+    tail -n 40 "$WORK/serial.log" >&2 || true
+    die "packer build failed"
+  }
+}
