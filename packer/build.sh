@@ -21,7 +21,7 @@ for tool in mmdebstrap packer qemu-system-x86_64 qemu-img parted partx losetup m
 done
 mkdir -p "$IMAGE_CACHE" "$OUT"
 WORK=$(mktemp -d "$IMAGE_CACHE/build.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'disk_cleanup; rm -rf "$WORK"' EXIT
 total=$SECONDS
 
 stage rootfs build_rootfs

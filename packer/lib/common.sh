@@ -17,3 +17,9 @@ die() {
   log "error: $*"
   exit 1
 }
+
+# qemu_accel: kvm when /dev/kvm is writable and the CPU has virtualisation extensions; else tcg.
+# (A /dev/kvm without vmx/svm, as in some sandboxes, boots ~10x slower than tcg.)
+qemu_accel() {
+  if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then echo kvm; else echo tcg; fi
+}

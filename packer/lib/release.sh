@@ -3,10 +3,8 @@
 # host's node binary, the units and scripts/install.sh. Writes a .tar.gz.
 # shellcheck shell=bash
 build_release() {
-  local out=$1 stage
-  stage=$(mktemp -d "$IMAGE_CACHE/release.XXXXXX")
-  trap 'rm -rf "$stage"' RETURN
-  local app="$stage/appliance"
+  local out=$1 dir="$WORK/release"
+  local app="$dir/appliance"
   mkdir -p "$app"
   log "release: tsc build into $app"
   (cd "$PROJECT_DIR" && npx tsc -p tsconfig.build.json --outDir "$app/dist")
@@ -18,9 +16,9 @@ build_release() {
   local node
   node=$(command -v node)
   if ldd "$node" | grep -q 'not found'; then die "$node needs libraries that are missing"; fi
-  install -m 0755 "$node" "$stage/node"
-  install -m 0644 "$PACKER_DIR/files/appliance-agent.service" "$PACKER_DIR/files/appliance-boot.service" "$stage/"
-  install -m 0755 "$PROJECT_DIR/scripts/install.sh" "$stage/install.sh"
-  tar -czf "$out" -C "$stage" .
+  install -m 0755 "$node" "$dir/node"
+  install -m 0644 "$PACKER_DIR/files/appliance-agent.service" "$PACKER_DIR/files/appliance-boot.service" "$dir/"
+  install -m 0755 "$PROJECT_DIR/scripts/install.sh" "$dir/install.sh"
+  tar -czf "$out" -C "$dir" .
   log "release: $(du -h "$out" | cut -f1) ($("$node" --version))"
 }
