@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseDocument } from 'yaml';
 import { run } from '../agent/lib/exec.ts';
+import { renderSeedUserData } from '../agent/provision/seed-user-data.ts';
 import { freePort } from './fleet.ts';
 
 /** The address in the guest that reaches the host's loopback servers (qemu guestfwd). */
@@ -33,13 +35,22 @@ export interface Vm {
 
 /** kvm when /dev/kvm is writable and the CPU has vmx/svm (a bare /dev/kvm in a sandbox is slower than tcg). */
 export function qemuAccel(): string[] {
-  let kvm = false;
+  let kvm: boolean;
   try {
-    kvm = /\b(vmx|svm)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    kvm = /\b(vmx|svm)\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) && accessible('/dev/kvm');
   } catch {
     kvm = false;
   }
   return kvm ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
+}
+
+function accessible(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -98,7 +109,11 @@ async function launch(options: VmOptions, drives: string[]): Promise<Vm> {
   const child: ChildProcess = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   await new Promise((r) => setTimeout(r, 1000));
   if (child.exitCode !== null) throw new Error(`qemu exited at once: ${stderr.trim()}`);
   return {
@@ -113,4 +128,36 @@ async function launch(options: VmOptions, drives: string[]): Promise<Vm> {
       clearTimeout(timer);
     },
   };
+}
+
+/** The seed: the agent's files, an SSH key for the test, and loopback forwarders to the host's servers. */
+export function guestUserData(o: {
+  bootstrap: Record<string, unknown>;
+  identity: string;
+  sshKey: string;
+  hostPorts: number[];
+}): string {
+  // The guest reaches the host's git server and registry at GUEST_HOST_ADDR (guestfwd); a socket
+  // proxy on the guest's loopback gives them the same 127.0.0.1:<port> names as on the host.
+  const files = o.hostPorts.flatMap((port) => [
+    {
+      path: `/etc/systemd/system/hostfwd-${port}.socket`,
+      permissions: '0644',
+      content: `[Socket]\nListenStream=127.0.0.1:${port}\n\n[Install]\nWantedBy=sockets.target\n`,
+    },
+    {
+      path: `/etc/systemd/system/hostfwd-${port}.service`,
+      permissions: '0644',
+      content: `[Service]\nExecStart=/lib/systemd/systemd-socket-proxyd ${GUEST_HOST_ADDR}:${port}\n`,
+    },
+  ]);
+  const doc = parseDocument(
+    renderSeedUserData({ bootstrap: o.bootstrap, ageIdentity: o.identity, sshAuthorizedKeys: [o.sshKey], files }),
+  );
+  doc.set('runcmd', [
+    'systemctl daemon-reload',
+    `systemctl enable --now ${o.hostPorts.map((p) => `hostfwd-${p}.socket`).join(' ')}`,
+  ]);
+  const text = doc.toString({ lineWidth: 0 });
+  return text.startsWith('#cloud-config') ? text : `#cloud-config\n${text}`;
 }

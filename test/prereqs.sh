@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive (git, gpg, ssh-keygen, age, xorriso, poppler,
 # cloud-init for its schema check, zbar, fuseiso, restic, caddy, openssl,
-# prometheus for promtool) when missing, so `npm test` works on
+# prometheus for promtool; for the appliance image and its VM test: mmdebstrap, packer, qemu,
+# parted, socat for the VM's guestfwd) when missing, so `npm test` works on
 # a fresh machine; the Docker and btrfs tests install theirs through devenv/env/. Quick when
 # everything is there. With arguments, installs those packages instead (the benchmarks' baselines).
 set -euo pipefail
-pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus)
+pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus
+  mmdebstrap packer qemu-system-x86 qemu-utils parted e2fsprogs btrfs-progs socat)
 if [ $# -gt 0 ]; then pkgs=("$@"); fi
 need=()
 for pkg in "${pkgs[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done

@@ -3,15 +3,13 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseDocument } from 'yaml';
 import { run } from '../../agent/lib/exec.ts';
 import { buildSeedIso } from '../../agent/provision/seed-iso.ts';
-import { renderSeedUserData } from '../../agent/provision/seed-user-data.ts';
 import { renderMetaData } from '../../agent/provision/user-data.ts';
 import { ensureImage } from '../../devenv/appliance-image.ts';
 import { ensureEnv, httpRequest, type EnvInfo } from '../../devenv/docker-env.ts';
 import { createFleet, type Fleet } from '../../devenv/fleet.ts';
-import { GUEST_HOST_ADDR, restartVm, startVm, type Vm, type VmOptions } from '../../devenv/vm.ts';
+import { guestUserData, restartVm, startVm, type Vm, type VmOptions } from '../../devenv/vm.ts';
 
 // Boots the real appliance image in qemu (TCG here: ~2-3 min a boot), three boots in all:
 // without a seed; with the seed and two blank data disks; and that machine again after a reboot.
@@ -154,38 +152,6 @@ describe('the appliance image in a VM', { timeout: 60 * 60_000 }, () => {
     ).then((r) => r.stdout);
   }
 });
-
-/** The seed: the agent's files, an SSH key for the test, and loopback forwarders to the host's servers. */
-function guestUserData(o: {
-  bootstrap: Record<string, unknown>;
-  identity: string;
-  sshKey: string;
-  hostPorts: number[];
-}): string {
-  // The guest reaches the host's git server and registry at GUEST_HOST_ADDR (guestfwd); a socket
-  // proxy on the guest's loopback gives them the same 127.0.0.1:<port> names as on the host.
-  const files = o.hostPorts.flatMap((port) => [
-    {
-      path: `/etc/systemd/system/hostfwd-${port}.socket`,
-      permissions: '0644',
-      content: `[Socket]\nListenStream=127.0.0.1:${port}\n\n[Install]\nWantedBy=sockets.target\n`,
-    },
-    {
-      path: `/etc/systemd/system/hostfwd-${port}.service`,
-      permissions: '0644',
-      content: `[Service]\nExecStart=/lib/systemd/systemd-socket-proxyd ${GUEST_HOST_ADDR}:${port}\n`,
-    },
-  ]);
-  const doc = parseDocument(
-    renderSeedUserData({ bootstrap: o.bootstrap, ageIdentity: o.identity, sshAuthorizedKeys: [o.sshKey], files }),
-  );
-  doc.set('runcmd', [
-    'systemctl daemon-reload',
-    `systemctl enable --now ${o.hostPorts.map((p) => `hostfwd-${p}.socket`).join(' ')}`,
-  ]);
-  const text = doc.toString({ lineWidth: 0 });
-  return text.startsWith("#cloud-config") ? text : `#cloud-config\n${text}`;
-}
 
 interface Status {
   lastAppliedRevision?: string;
