@@ -134,7 +134,7 @@ async function launch(options: VmOptions, drives: string[]): Promise<Vm> {
 export function guestUserData(o: {
   bootstrap: Record<string, unknown>;
   identity: string;
-  sshKey: string;
+  sshKey?: string;
   hostPorts: number[];
 }): string {
   // The guest reaches the host's git server and registry at GUEST_HOST_ADDR (guestfwd); a socket
@@ -152,7 +152,12 @@ export function guestUserData(o: {
     },
   ]);
   const doc = parseDocument(
-    renderSeedUserData({ bootstrap: o.bootstrap, ageIdentity: o.identity, sshAuthorizedKeys: [o.sshKey], files }),
+    renderSeedUserData({
+      bootstrap: o.bootstrap,
+      ageIdentity: o.identity,
+      ...(o.sshKey === undefined ? {} : { sshAuthorizedKeys: [o.sshKey] }),
+      files,
+    }),
   );
   doc.set('runcmd', [
     'systemctl daemon-reload',

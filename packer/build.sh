@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run image` (as root): builds the appliance disk image.
-#   packer/build.sh [OUT_DIR]   (default packer/output)
+#   packer/build.sh [OUT_DIR]            (default packer/output)
+#   packer/build.sh --base-only OUT_DIR  the bare Debian disk before packer (the benchmark's baseline)
 # Stages, each logged with its time: rootfs (mmdebstrap, cached by a hash of packages.txt),
 # release (the agent, built on this host), disk (GPT, ext4 from the rootfs, grub), packer (qemu
 # boots the disk, the shell provisioner installs the release, cleanup), output (a compressed
@@ -14,6 +15,8 @@ PROJECT_DIR=$(dirname "$PACKER_DIR")
 . "$PACKER_DIR/lib/release.sh"
 . "$PACKER_DIR/lib/provision.sh"
 
+BASE_ONLY=false
+if [ "${1:-}" = --base-only ]; then BASE_ONLY=true; shift; fi
 OUT=${1:-$PACKER_DIR/output}
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap, losetup, chroot)"
 for tool in mmdebstrap packer qemu-system-x86_64 qemu-img parted partx losetup mkfs.ext4 xorriso ssh-keygen; do
@@ -25,6 +28,11 @@ trap 'disk_cleanup; rm -rf "$WORK"' EXIT
 total=$SECONDS
 
 stage rootfs build_rootfs
+if $BASE_ONLY; then
+  stage disk build_disk "$ROOTFS" "$OUT/base.qcow2"
+  log "base disk built in $((SECONDS - total)) s"
+  exit 0
+fi
 stage release build_release "$WORK/release.tar.gz"
 stage disk build_disk "$ROOTFS" "$WORK/base.qcow2"
 stage packer run_packer "$WORK/base.qcow2" "$WORK/release.tar.gz" "$WORK/packer"
