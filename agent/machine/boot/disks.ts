@@ -3,6 +3,9 @@ import { DATA_LABEL, type DiskInfo, type StoragePlan } from '../../core/boot-sto
 import { AgentError } from '../../core/errors.ts';
 import { run } from '../../lib/exec.ts';
 
+/** Floppy drives show as disks (qemu's pc machine has one, with no medium). */
+const FLOPPY = /^\/dev\/fd\d+$/;
+
 interface LsblkDevice {
   path: string;
   type: string;
@@ -23,14 +26,12 @@ export async function findDataDisks(only?: readonly string[]): Promise<DiskInfo[
   const devices = (JSON.parse(stdout) as { blockdevices: LsblkDevice[] }).blockdevices;
   const disks: DiskInfo[] = [];
   for (const d of devices) {
-    if (only === undefined && d.type !== 'disk') continue;
-    if (d.ro === true || d.ro === '1' || mounted(d)) continue;
-    disks.push({
-      path: d.path,
-      sizeBytes: Number(d.size),
-      hasChildren: (d.children ?? []).length > 0,
-      ...(await probe(d.path)),
-    });
+    if (only === undefined && (d.type !== 'disk' || FLOPPY.test(d.path))) continue;
+    if (d.ro === true || d.ro === '1' || mounted(d) || Number(d.size) === 0) continue;
+    // A device that cannot be read is no candidate (and never a reason to stop looking).
+    const found = await probe(d.path).catch(() => undefined);
+    if (found === undefined) continue;
+    disks.push({ path: d.path, sizeBytes: Number(d.size), hasChildren: (d.children ?? []).length > 0, ...found });
   }
   return disks;
 }
