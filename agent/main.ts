@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   review: () => import('./cli/review.ts'),
   apply: () => import('./cli/apply.ts'),
   agent: () => import('./cli/agent.ts'),
+  boot: () => import('./cli/boot.ts'),
   config: () => import('./cli/config.ts'),
   backup: () => import('./cli/backup.ts'),
   decrypt: () => import('./cli/decrypt.ts'),

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive (git, gpg, ssh-keygen, age, xorriso, poppler,
 # cloud-init for its schema check, zbar, fuseiso, restic, caddy, openssl,
-# prometheus for promtool, pebble for ACME, chromium for the browser tests) when missing, so `npm test` works on
-# a fresh machine; the Docker and btrfs tests install theirs through devenv/env/. Quick when
-# everything is there. With arguments, installs those packages instead (the benchmarks' baselines).
+# prometheus for promtool, pebble for ACME, chromium for the browser tests; parted, e2fsprogs,
+# btrfs-progs for the first-boot disk tests) when missing, so `npm test` works on a fresh machine;
+# the Docker and btrfs tests install theirs through devenv/env/. Quick when everything is there.
+# With arguments, installs those packages instead (the benchmarks' baselines, and
+# `npm run image` / `npm run test:vm`: mmdebstrap packer qemu-system-x86 qemu-utils socat).
 set -euo pipefail
-pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus pebble chromium)
+pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus
+  pebble chromium parted e2fsprogs btrfs-progs)
 if [ $# -gt 0 ]; then pkgs=("$@"); fi
 need=()
 for pkg in "${pkgs[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done

@@ -23,6 +23,9 @@ import { createCycle } from '../engine/cycle.ts';
 import { readCertificates } from '../drivers/ingress/certificates.ts';
 import { dockerMachine } from '../machine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
+import { startServicePage } from '../engine/service-page.ts';
+import type { BootResult } from '../engine/boot.ts';
+import { removeCloudInitCopies } from '../machine/boot/seed.ts';
 import { Reconciler } from '../engine/reconciler.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { readRegularFile } from '../lib/fs.ts';
@@ -41,6 +44,10 @@ export function register(program: Command): void {
     .requiredOption('-c, --config <file>', 'bootstrap config (YAML)', '/etc/appliance/bootstrap.yml')
     .option('--once', 'run one cycle, print its outcome as JSON and exit (0 when in sync)')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--boot-result <file>',
+      "on the appliance: the outcome of 'appliance boot'; when it says service mode, serve the service page instead",
+    )
     .addHelpText(
       'after',
       `
@@ -48,8 +55,9 @@ Logs are JSON lines on stdout, secrets redacted. The HTTP server on the bootstra
 address serves GET /status, /metrics, /healthz and POST /sync (webhook, HMAC-SHA256 of the
 body with the webhook secret in X-Hub-Signature-256: sha256=<hex>).`,
     )
-    .action(async (opts: { config: string; once?: boolean; logLevel: string }) => {
+    .action(async (opts: { config: string; once?: boolean; logLevel: string; bootResult?: string }) => {
       try {
+        if (opts.bootResult !== undefined && (await serviceModeServed(opts.bootResult, opts.config))) return;
         await runAgent(opts);
       } catch (err) {
         process.stderr.write(`appliance agent: ${describeError(err)}\n`);
@@ -194,6 +202,43 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   await r.stop();
   await api.close();
   log.info('agent stopped');
+}
+
+/**
+ * On the appliance: removes cloud-init's cached user-data (the agent has its own 0600 copies),
+ * then serves the service page when the boot found no configuration or no storage. True when it
+ * served (until a signal), false when the agent should run.
+ */
+async function serviceModeServed(resultFile: string, bootstrapFile: string): Promise<boolean> {
+  const log = createLogger({ level: 'info', secrets: new SecretRegistry(), destination: pino.destination(1) });
+  const removed = await removeCloudInitCopies();
+  if (removed.length > 0) log.info({ removed }, "removed cloud-init's cached user-data");
+  const result = await readBootResult(resultFile);
+  if (result.mode === 'run') return false;
+  // Reachable from outside even when the bootstrap's listen address is loopback: it says why.
+  const configured = await readRegularFile(bootstrapFile)
+    .then((text) => (loadBootstrap(text, bootstrapFile) as { value?: BootstrapConfig }).value?.listen)
+    .catch(() => undefined);
+  const port = configured?.slice(configured.lastIndexOf(':') + 1) ?? String(SERVICE_PORT);
+  const page = await startServicePage(result, { listen: `0.0.0.0:${port}`, log });
+  await waitForSignal(log);
+  await page.close();
+  return true;
+}
+
+/** The service page's port when no bootstrap names one (the bootstrap's default listen port). */
+export const SERVICE_PORT = 8700;
+
+async function readBootResult(file: string): Promise<BootResult> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as BootResult;
+  } catch (err) {
+    return {
+      mode: 'service',
+      code: 'BootNotRun',
+      reason: `the boot step left no result in ${file} (${describeError(err)}); see journalctl -u appliance-boot`,
+    };
+  }
 }
 
 async function readBootstrap(file: string): Promise<{ config: BootstrapConfig; warnings: ConfigIssue[] }> {

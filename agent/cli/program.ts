@@ -4,6 +4,7 @@ export { runCli } from './exit-codes.ts';
 import { register as registerAgent } from './agent.ts';
 import { register as registerApply } from './apply.ts';
 import { register as registerBackup } from './backup.ts';
+import { register as registerBoot } from './boot.ts';
 import { register as registerConfig } from './config.ts';
 import { register as registerDecrypt } from './decrypt.ts';
 import { register as registerEncrypt } from './encrypt.ts';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     registerReview,
     registerApply,
     registerAgent,
+    registerBoot,
     registerStatus,
     registerFleet,
     registerConfig,

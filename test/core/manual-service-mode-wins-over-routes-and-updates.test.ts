@@ -26,7 +26,7 @@ test("appliance.yml service_mode shows the operator's page instead of the routes
   const manual = demo({ reason: 'manual', message: 'Back at 14:00 after the disk swap.' });
   const steady = ingressInput(manual, { dial: { web: '10.0.0.2' } });
   assert.equal(steady?.service?.reason, 'manual');
-  assert.equal(steady?.service?.message, 'Back at 14:00 after the disk swap.');
+  assert.equal(steady.service.message, 'Back at 14:00 after the disk swap.');
 
   const updating = ingressInput(manual, { service: { reason: 'updating' } });
   assert.equal(updating?.service?.reason, 'manual', 'the operator chose what users read');

@@ -1,0 +1,146 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runStreaming } from '../agent/lib/exec.ts';
+import { buildSeedIso } from '../agent/provision/seed-iso.ts';
+import { renderMetaData } from '../agent/provision/user-data.ts';
+import { imageCacheDir } from '../devenv/appliance-image.ts';
+import { ensureEnv, httpRequest } from '../devenv/docker-env.ts';
+import { createFleet } from '../devenv/fleet.ts';
+import { guestUserData, startVm, type Vm } from '../devenv/vm.ts';
+import { target } from './lib/targets.ts';
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+const APP_PORT = 8080;
+const AGENT_PORT = 8700;
+
+/**
+ * `npm run bench -- image [--warm-only]` (as root, under `flock /tmp/appliance-docker.lock`):
+ * build time with a cold rootfs cache and with a warm one, the image's size, then boot to the
+ * demo app answering against a bare Debian disk from the same rootfs booting to its login
+ * prompt. Target: the first boot's overhead (boot to app, less the bare boot, less the first
+ * apply) is at most the first apply's own time.
+ */
+export default async function imageBench(args: string[]): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'bench-image-'));
+  try {
+    if (!args.includes('--warm-only')) {
+      for (const f of await readdir(imageCacheDir()).catch(() => [] as string[]))
+        if (f.startsWith('rootfs-')) await rm(join(imageCacheDir(), f), { recursive: true, force: true });
+      console.log(`cold build: ${(await timeBuild([join(work, 'cold')])).toFixed(0)} s`);
+    }
+    const warm = await timeBuild([join(work, 'out')]);
+    console.log(`warm build: ${warm.toFixed(0)} s`);
+    const qcow2 = join(work, 'out', 'appliance.qcow2');
+    const raw = await stat(join(work, 'out', 'appliance.raw'));
+    console.log(
+      `image: appliance.qcow2 ${mib((await stat(qcow2)).size)} MiB compressed, appliance.raw ${mib(raw.size)} MiB (${mib(raw.blocks * 512)} MiB allocated)`,
+    );
+    await timeBuild(['--base-only', join(work, 'base')]);
+    const bare = await bootToLogin(join(work, 'base', 'base.qcow2'), join(work, 'vm-bare'));
+    console.log(`bare Debian boot to login: ${bare.toFixed(0)} s`);
+    const { toApp, apply } = await bootToApp(qcow2, work);
+    console.log(`appliance boot to app answering: ${toApp.toFixed(0)} s (first apply ${apply.toFixed(0)} s)`);
+    const overhead = toApp - bare - apply;
+    target(
+      'first-boot overhead vs first apply',
+      `${overhead.toFixed(0)} s`,
+      `≤ ${apply.toFixed(0)} s`,
+      overhead <= apply,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(0);
+
+async function timeBuild(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  await runStreaming('bash', [join(projectRoot, 'packer', 'build.sh'), ...args], {
+    timeoutMs: 60 * 60_000,
+    onLine: (l) => {
+      console.log(`  ${l}`);
+    },
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+async function bootToLogin(disk: string, dir: string): Promise<number> {
+  await mkdir(dir);
+  const t0 = performance.now();
+  const vm = await startVm({ image: disk, workDir: dir, guestPorts: [], hostPorts: [] });
+  try {
+    await until(15 * 60_000, async () => /login:/.test(await vm.serial()));
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await vm.stop();
+  }
+}
+
+async function bootToApp(image: string, work: string): Promise<{ toApp: number; apply: number }> {
+  const env = await ensureEnv();
+  const fleet = await createFleet({ root: join(work, 'fleet'), env, pollSeconds: 10, dataPath: '/data' });
+  let vm: Vm | undefined;
+  try {
+    await fleet.commit('demo app reachable in the VM', (files) =>
+      files.app((doc) => {
+        doc.setIn(['services', 'web', 'ports', 0], { container: 8080, host: APP_PORT, host_ip: '0.0.0.0' });
+      }),
+    );
+    const dir = join(work, 'vm-app');
+    await mkdir(dir);
+    const hostPorts = [Number(new URL(fleet.repoUrl).port), Number(env.registry.url.split(':')[1])];
+    const seedIso = join(dir, 'seed.iso');
+    await buildSeedIso({
+      userData: guestUserData({
+        bootstrap: {
+          name: fleet.name,
+          repo: { url: fleet.repoUrl, branch: 'main' },
+          age_identity_file: '/etc/appliance/age.key',
+          poll_interval_seconds: 10,
+          listen: `0.0.0.0:${AGENT_PORT}`,
+          trust: { allow_unsigned: true },
+        },
+        identity: await readFile(join(fleet.root, 'keys', 'appliance.agekey'), 'utf8'),
+        hostPorts,
+      }),
+      metaData: renderMetaData({ instanceId: `bench-${Date.now()}`, hostname: fleet.name }),
+      out: seedIso,
+    });
+    const t0 = performance.now();
+    vm = await startVm({
+      image,
+      workDir: dir,
+      seedIso,
+      dataDisks: [{ name: 'data', sizeMb: 4096 }],
+      guestPorts: [AGENT_PORT, APP_PORT],
+      hostPorts,
+    });
+    const ports = vm.ports;
+    await until(20 * 60_000, async () => {
+      const res = await httpRequest(`http://127.0.0.1:${ports[APP_PORT]}/`, { timeoutMs: 5000 });
+      return res.status === 200;
+    });
+    const toApp = (performance.now() - t0) / 1000;
+    const status = JSON.parse(
+      (await httpRequest(`http://127.0.0.1:${ports[AGENT_PORT]}/status`, { timeoutMs: 5000 })).body.toString(),
+    ) as { history: { outcome: string; startedAt: string; finishedAt: string }[] };
+    const applied = status.history.find((h) => h.outcome === 'applied');
+    const apply = applied === undefined ? NaN : (Date.parse(applied.finishedAt) - Date.parse(applied.startedAt)) / 1000;
+    return { toApp, apply };
+  } finally {
+    await vm?.stop();
+    await fleet.close();
+  }
+}
+
+async function until(timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`not within ${timeoutMs / 1000} s`);
+}
