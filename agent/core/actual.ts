@@ -220,3 +220,16 @@ export function normalizeRef(ref: string): string {
   }
   return r.lastIndexOf(':') > r.lastIndexOf('/') ? r : `${r}:latest`;
 }
+
+/** A machine with nothing on it for `owner` (a first install, or a prediction without a report). */
+export function emptyActual(owner: string): ActualState {
+  return {
+    owner,
+    containers: [],
+    networks: [],
+    volumes: [],
+    hostPaths: [],
+    images: [],
+    foreign: { containers: [], networks: [], volumes: [] },
+  };
+}

@@ -5,7 +5,7 @@ import {
   type MigrationObservation,
   type SnapshotInfo,
 } from './actual.ts';
-import { inventoryOf } from './actual.ts';
+import { emptyActual, inventoryOf } from './actual.ts';
 import type { DesiredState } from './desired.ts';
 import { desiredContainers, desiredNetworks, desiredVolumes, hostPathsOf } from './normalize.ts';
 import type { AgentStatus, Condition } from './status.ts';
@@ -65,16 +65,7 @@ export function predictMachine(
             restored: [],
           },
         };
-  const empty: ActualState = {
-    owner: next.name,
-    containers: [],
-    networks: [],
-    volumes: [],
-    hostPaths: [],
-    images: [],
-    foreign: { containers: [], networks: [], volumes: [] },
-    ...storage,
-  };
+  const empty: ActualState = { ...emptyActual(next.name), ...storage };
   if (applied === undefined) {
     const migration = predictMigration(next, report, undefined);
     return {

@@ -7,23 +7,13 @@ import { reportOf } from '../../agent/core/reported-state.ts';
 import { cycleFinished, initialStatus } from '../../agent/core/status.ts';
 import { SecretRegistry } from '../../agent/lib/secrets.ts';
 import { statusRefPusher } from '../../agent/source/status-ref-push.ts';
-import { startGitServer } from '../../devenv/git-server.ts';
-import { createBareRepo, git, tempDir } from '../../devenv/git-repo.ts';
+import { git, tempDir } from '../../devenv/git-repo.ts';
+import { servedExampleRepo } from '../../devenv/served-example.ts';
 import { assertGolden, captureIo } from './golden.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 
 test('fleet status lists two appliances from the status refs they pushed, and one that never reported', async (t) => {
-  const serverRoot = await tempDir();
-  const bare = await createBareRepo(serverRoot, 'fleet.git');
-  const work = await tempDir();
-  await cp(join(root, 'example-config-repo'), work, { recursive: true });
-  await git(work, ['init', '-q', '-b', 'main']);
-  await git(work, ['add', '-A']);
-  await git(work, ['commit', '-q', '-m', 'fleet']);
-  const head = await git(work, ['rev-parse', 'HEAD']);
-  await git(work, ['push', '-q', bare, 'main']);
-  const server = await startGitServer({ root: serverRoot, allowPush: true });
+  const { server, work, head } = await servedExampleRepo({ allowPush: true });
   t.after(() => server.stop());
 
   const t0 = new Date('2024-03-01T10:00:00Z');

@@ -1,25 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runRender } from '../../agent/cli/render.ts';
-import { startGitServer } from '../../devenv/git-server.ts';
-import { createBareRepo, git, tempDir } from '../../devenv/git-repo.ts';
+import { servedExampleRepo } from '../../devenv/served-example.ts';
 import { captureIo } from './golden.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
 test('render --repo URL clones the example repo over smart HTTP and masks secrets', async (t) => {
-  const serverRoot = await tempDir();
-  const bare = await createBareRepo(serverRoot, 'fleet.git');
-  const work = await tempDir();
-  await cp(join(root, 'example-config-repo'), work, { recursive: true });
-  await git(work, ['init', '-q', '-b', 'main']);
-  await git(work, ['add', '-A']);
-  await git(work, ['commit', '-q', '-m', 'example fleet']);
-  const head = await git(work, ['rev-parse', 'HEAD']);
-  await git(work, ['push', '-q', bare, 'main']);
-  const server = await startGitServer({ root: serverRoot });
+  const { server, head } = await servedExampleRepo();
   t.after(() => server.stop());
 
   const io = captureIo();

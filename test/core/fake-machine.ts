@@ -1,20 +1,18 @@
 import { createHash } from 'node:crypto';
-import { findImage, normalizeRef, type ActualContainer, type ActualState } from '../../agent/core/actual.ts';
+import {
+  emptyActual,
+  findImage,
+  normalizeRef,
+  type ActualContainer,
+  type ActualState,
+} from '../../agent/core/actual.ts';
 import { AgentError } from '../../agent/core/errors.ts';
 import { LABELS } from '../../agent/core/names.ts';
 import type { Step } from '../../agent/core/steps.ts';
 
 /** An empty machine for `owner`. */
 export function emptyMachine(owner: string): ActualState {
-  return {
-    owner,
-    containers: [],
-    networks: [],
-    volumes: [],
-    hostPaths: [],
-    images: [],
-    foreign: { containers: [], networks: [], volumes: [] },
-  };
+  return emptyActual(owner);
 }
 
 /**

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { initialStatus, cycleFinished } from '../../agent/core/status.ts';
@@ -10,24 +9,14 @@ import { createLogger } from '../../agent/lib/log.ts';
 import { SecretRegistry } from '../../agent/lib/secrets.ts';
 import { openLocalRepo } from '../../agent/source/local-repo.ts';
 import { statusRefPusher } from '../../agent/source/status-ref-push.ts';
-import { startGitServer, type GitServer } from '../../devenv/git-server.ts';
-import { createBareRepo, git, tempDir } from '../../devenv/git-repo.ts';
+import type { GitServer } from '../../devenv/git-server.ts';
+import { git, tempDir } from '../../devenv/git-repo.ts';
+import { servedExampleRepo } from '../../devenv/served-example.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const AUTH = { username: 'agent', password: 'push-token-of-the-agent' };
 
-async function served(allowPush: boolean): Promise<{ server: GitServer; work: string; head: string }> {
-  const serverRoot = await tempDir();
-  const bare = await createBareRepo(serverRoot, 'fleet.git');
-  const work = await tempDir();
-  await cp(join(root, 'example-config-repo'), work, { recursive: true });
-  await git(work, ['init', '-q', '-b', 'main']);
-  await git(work, ['add', '-A']);
-  await git(work, ['commit', '-q', '-m', 'fleet']);
-  const head = await git(work, ['rev-parse', 'HEAD']);
-  await git(work, ['push', '-q', bare, 'main']);
-  const server = await startGitServer({ root: serverRoot, auth: AUTH, allowPush });
-  return { server, work, head };
+function served(allowPush: boolean): Promise<{ server: GitServer; work: string; head: string }> {
+  return servedExampleRepo({ auth: AUTH, allowPush });
 }
 
 test('the agent keeps refs/appliances/<name>/status: a commit with status.json, pushed when it changed, no secret', async (t) => {
