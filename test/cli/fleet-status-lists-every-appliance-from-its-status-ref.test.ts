@@ -11,7 +11,6 @@ import { git, tempDir } from '../../devenv/git-repo.ts';
 import { servedExampleRepo } from '../../devenv/served-example.ts';
 import { assertGolden, captureIo } from './golden.ts';
 
-
 test('fleet status lists two appliances from the status refs they pushed, and one that never reported', async (t) => {
   const { server, work, head } = await servedExampleRepo({ allowPush: true });
   t.after(() => server.stop());
