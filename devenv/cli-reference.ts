@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { EXIT_OF_KIND } from '../agent/cli/exit-codes.ts';
 import { buildProgram } from '../agent/cli/program.ts';
 import { ERROR_CODES } from '../agent/core/error-codes.ts';
 
@@ -32,12 +33,10 @@ export function withReference(readme: string): string {
   return readme.slice(0, start) + cliReference() + tail;
 }
 
-const EXIT_OF = { input: 1, refused: 1, environment: 2, failed: 2, usage: 64 } as const;
-
 /** docs/errors.md: every error code the agent logs and the CLI prints, from the registry in core. */
 export function errorReference(): string {
   const rows = Object.entries(ERROR_CODES).map(
-    ([code, { kind, about }]) => `| \`${code}\` | ${kind} | ${String(EXIT_OF[kind])} | ${about} |`,
+    ([code, { kind, about }]) => `| \`${code}\` | ${kind} | ${String(EXIT_OF_KIND[kind])} | ${about} |`,
   );
   return [
     '# Error codes',

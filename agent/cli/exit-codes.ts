@@ -1,5 +1,5 @@
 import { CommanderError, type Command } from 'commander';
-import { ERROR_CODES } from '../core/error-codes.ts';
+import { ERROR_CODES, type ErrorKind } from '../core/error-codes.ts';
 import { isAgentError } from '../core/errors.ts';
 
 /** The exit status of every command (README "Exit codes", `appliance --help`). */
@@ -22,18 +22,18 @@ Exit codes (every command):
   64  usage error (unknown command or option, missing argument)
   plan also exits 3 when there are changes; backup check 3 when it found errors.`;
 
+/** The exit status of each kind of error (agent/core/error-codes.ts; docs/errors.md shows it). */
+export const EXIT_OF_KIND: Record<ErrorKind, number> = {
+  input: EXIT.invalid,
+  refused: EXIT.invalid,
+  environment: EXIT.unavailable,
+  failed: EXIT.unavailable,
+  usage: EXIT.usage,
+};
+
 /** The exit status for an error a command caught: the kind its code has in the registry. */
 export function exitCodeFor(err: unknown): number {
-  if (!isAgentError(err)) return EXIT.unavailable;
-  switch (ERROR_CODES[err.code].kind) {
-    case 'usage':
-      return EXIT.usage;
-    case 'input':
-    case 'refused':
-      return EXIT.invalid;
-    default:
-      return EXIT.unavailable;
-  }
+  return isAgentError(err) ? EXIT_OF_KIND[ERROR_CODES[err.code].kind] : EXIT.unavailable;
 }
 
 /** Parses and runs a command line; commander's usage errors (thrown by exitOverride) exit 64. */

@@ -58,7 +58,7 @@ export async function runFleetStatus(flags: FleetStatusFlags, io: CliIo, now: Da
   } catch (err) {
     if (!isAgentError(err)) throw err;
     io.stderr(`appliance fleet status: ${describeError(err)}\n`);
-    io.setExitCode(err.code === 'RepoDirMissing' ? EXIT.invalid : exitCodeFor(err));
+    io.setExitCode(exitCodeFor(err));
   }
 }
 
