@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { JournalRecord } from '../agent/engine/journal.ts';
+import type { JournalRecord } from '../agent/engine/loop/journal.ts';
 import { openSnapshots } from '../agent/drivers/snapshot/store.ts';
 import { loopBtrfs } from '../devenv/env/btrfs.ts';
 import { makeStack, withDemoCommands } from '../devenv/engine-stack.ts';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DockerClient } from '../agent/drivers/docker/client.ts';
 import type { DesiredState } from '../agent/core/desired.ts';
 import { DockerDriver } from '../agent/drivers/docker/driver.ts';
-import { applyOnce, type ApplyOnceOptions, type ApplyResult } from '../agent/engine/converge.ts';
+import { converge, type ConvergeOptions, type ApplyResult } from '../agent/engine/loop/converge.ts';
 import { ApplianceMachine } from '../agent/machine/machine.ts';
 import { createLogger, type Logger } from '../agent/lib/log.ts';
 import { demoDesired, type DemoInput } from './desired-builder.ts';
@@ -41,7 +41,7 @@ export interface Stack {
   logLines: string[];
   /** The demo app at `change` (web image v1 unless given). */
   desired(change?: Partial<DemoInput>): DesiredState;
-  apply(desired: DesiredState, options?: Partial<ApplyOnceOptions>): Promise<ApplyResult>;
+  apply(desired: DesiredState, options?: Partial<ConvergeOptions>): Promise<ApplyResult>;
   /** Container id of a service (by its expected name), or undefined. */
   idOf(service: string): Promise<string | undefined>;
   /** GET / of the web service through its published port. */
@@ -115,7 +115,7 @@ export async function makeStack(label: string, options: StackOptions = {}): Prom
     logLines,
     desired,
     machine,
-    apply: (d, extra = {}) => applyOnce({ desired: d, driver: machine(d), stateDir, log, ...extra }),
+    apply: (d, extra = {}) => converge({ desired: d, driver: machine(d), stateDir, log, ...extra }),
     idOf,
     webRoot: async () => {
       const port = await publishedPort(env, `${owner}-web`, 8080);

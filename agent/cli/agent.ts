@@ -19,14 +19,14 @@ import {
   type AgentStatus,
   type Notice,
 } from '../core/status.ts';
-import { createCycle } from '../engine/cycle.ts';
+import { createCycle } from '../engine/loop/cycle.ts';
 import { readCertificates } from '../drivers/ingress/certificates.ts';
 import { dockerMachine } from '../machine/docker-machine.ts';
 import { startHttpApi } from '../engine/http-api.ts';
 import { startServicePage } from '../engine/service-page.ts';
 import type { BootResult } from '../engine/boot.ts';
 import { removeCloudInitCopies } from '../machine/boot/seed.ts';
-import { Reconciler } from '../engine/reconciler.ts';
+import { Reconciler } from '../engine/loop/schedule.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { readRegularFile } from '../lib/fs.ts';
 import { releaseMemory } from '../lib/memory.ts';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { dataRecovery } from '../backup/agent-backups.ts';
 import { describeError, isAgentError } from '../core/errors.ts';
 import { renderPlan } from '../core/plan-render.ts';
-import { applyOnce } from '../engine/converge.ts';
+import { converge } from '../engine/loop/converge.ts';
 import { dockerMachine } from '../machine/docker-machine.ts';
 import { createLogger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
@@ -41,7 +41,7 @@ export async function runApply(flags: PlanCliFlags, io: CliIo): Promise<void> {
     const stateDir = join(opts.stateDir, 'engine');
     const recover = dataRecovery({ stateDir: opts.stateDir, log, secrets });
     const driver = dockerMachine(stateDir, { log, recover })(desired);
-    const result = await applyOnce({ desired, driver, stateDir, log });
+    const result = await converge({ desired, driver, stateDir, log });
     if (opts.json === true) {
       io.stdout(`${JSON.stringify(secrets.scrubDeep(result), null, 2)}\n`);
     } else {

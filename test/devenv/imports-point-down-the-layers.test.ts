@@ -20,26 +20,26 @@ function fenced(file: string, specifier: string): boolean {
 }
 
 test('imports that point back up the layers are refused', () => {
-  assert.ok(fenced('agent/drivers/docker/driver.ts', '../../engine/converge.ts'), 'drivers → engine');
+  assert.ok(fenced('agent/drivers/docker/driver.ts', '../../engine/loop/converge.ts'), 'drivers → engine');
   assert.ok(fenced('agent/drivers/docker/driver.ts', '../../machine/machine.ts'), 'drivers → machine');
-  assert.ok(fenced('agent/machine/machine.ts', '../engine/journal.ts'), 'machine → engine');
-  assert.ok(fenced('agent/backup/restore.ts', '../engine/journal.ts'), 'backup → engine');
-  assert.ok(fenced('agent/engine/cycle.ts', '../cli/program.ts'), 'engine → cli');
+  assert.ok(fenced('agent/machine/machine.ts', '../engine/loop/journal.ts'), 'machine → engine');
+  assert.ok(fenced('agent/backup/restore.ts', '../engine/loop/journal.ts'), 'backup → engine');
+  assert.ok(fenced('agent/engine/loop/cycle.ts', '../../cli/program.ts'), 'engine → cli');
   assert.ok(fenced('agent/lib/exec.ts', '../drivers/docker/client.ts'), 'lib → drivers');
   assert.ok(fenced('agent/core/plan.ts', '../lib/log.ts'), 'core → lib');
   assert.ok(fenced('agent/core/plan.ts', 'pino'), 'core → a package');
   assert.ok(fenced('agent/core/plan.ts', 'node:fs'), 'core → node:fs');
-  assert.ok(fenced('agent/engine/cycle.ts', '../../test/x.ts'), 'agent → test');
+  assert.ok(fenced('agent/engine/loop/cycle.ts', '../../../test/x.ts'), 'agent → test');
 });
 
 test('imports that point down the layers pass', () => {
-  assert.ok(!fenced('agent/engine/cycle.ts', '../machine/machine.ts'));
+  assert.ok(!fenced('agent/engine/loop/cycle.ts', '../../machine/machine.ts'));
   assert.ok(!fenced('agent/machine/machine.ts', '../drivers/docker/driver.ts'));
   assert.ok(!fenced('agent/drivers/docker/driver.ts', '../../core/executors.ts'));
   assert.ok(!fenced('agent/drivers/docker/driver.ts', '../snapshot/driver.ts'));
   assert.ok(!fenced('agent/core/spec-hash.ts', 'node:crypto'));
   assert.ok(!fenced('agent/core/plan.ts', './steps.ts'));
-  assert.ok(!fenced('agent/cli/apply.ts', '../engine/converge.ts'));
+  assert.ok(!fenced('agent/cli/apply.ts', '../engine/loop/converge.ts'));
 });
 
 test('scripts, bench and test reach each other only through devenv', () => {

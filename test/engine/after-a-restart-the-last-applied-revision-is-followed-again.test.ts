@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import { AgentError } from '../../agent/core/errors.ts';
 import { initialStatus } from '../../agent/core/status.ts';
-import { createCycle } from '../../agent/engine/cycle.ts';
+import { createCycle } from '../../agent/engine/loop/cycle.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 import { SecretRegistry } from '../../agent/lib/secrets.ts';
 import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from '../config/helpers.ts';

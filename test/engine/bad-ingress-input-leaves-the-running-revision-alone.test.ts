@@ -8,7 +8,7 @@ import type { ActualState } from '../../agent/core/actual.ts';
 import type { ExecContext, Executors, MachineDriver } from '../../agent/core/executors.ts';
 import { cycleFinished, initialStatus, type AgentStatus } from '../../agent/core/status.ts';
 import type { Step } from '../../agent/core/steps.ts';
-import { createCycle } from '../../agent/engine/cycle.ts';
+import { createCycle } from '../../agent/engine/loop/cycle.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 import { SecretRegistry } from '../../agent/lib/secrets.ts';
 import { at, editYaml, fixtureRepo, memoryRepo, plainDecrypt } from '../config/helpers.ts';

@@ -5,7 +5,7 @@ import type { ForgeSettings } from '../../agent/core/config-types.gen.ts';
 import type { CycleOutcome } from '../../agent/core/status.ts';
 import { commitStatusRequest, sendForgeRequest } from '../../agent/drivers/forge/commit-status.ts';
 import { ForgeReporter } from '../../agent/engine/forge-reporter.ts';
-import { Reconciler } from '../../agent/engine/reconciler.ts';
+import { Reconciler } from '../../agent/engine/loop/schedule.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 import { SecretRegistry } from '../../agent/lib/secrets.ts';
 import { startFakeForge } from '../../devenv/fake-forge.ts';

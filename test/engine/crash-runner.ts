@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { DockerClient } from '../../agent/drivers/docker/client.ts';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import { DockerDriver } from '../../agent/drivers/docker/driver.ts';
-import { applyOnce } from '../../agent/engine/converge.ts';
+import { converge } from '../../agent/engine/loop/converge.ts';
 import { ApplianceMachine } from '../../agent/machine/machine.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 
@@ -29,7 +29,7 @@ const docker = new DockerDriver({
 });
 const log = createLogger({ level: 'warn', destination: process.stderr });
 let seen = 0;
-const result = await applyOnce({
+const result = await converge({
   desired: input.desired,
   driver: new ApplianceMachine({ docker, desired: input.desired, stateDir: input.stateDir, log }),
   stateDir: input.stateDir,

@@ -13,11 +13,11 @@ import {
   type AgentStatus,
   type CycleOutcome,
 } from '../../agent/core/status.ts';
-import { applyOnce } from '../../agent/engine/converge.ts';
+import { converge } from '../../agent/engine/loop/converge.ts';
 import type { Executors, MachineDriver, Recoverers } from '../../agent/core/executors.ts';
-import type { JournalRecord } from '../../agent/engine/journal.ts';
+import type { JournalRecord } from '../../agent/engine/loop/journal.ts';
 import { renderMetrics } from '../../agent/engine/metrics.ts';
-import { Reconciler } from '../../agent/engine/reconciler.ts';
+import { Reconciler } from '../../agent/engine/loop/schedule.ts';
 import { createLogger } from '../../agent/lib/log.ts';
 import { emptyMachine } from '../core/fake-machine.ts';
 import { desiredState } from '../../devenv/desired-builder.ts';
@@ -65,7 +65,7 @@ test('Ready is not Succeeded while an interrupted apply is being recovered', asy
       { appliance: 'rec', intervalMs: 60_000, status },
     );
     const seen: { status?: AgentStatus } = {};
-    const result = await applyOnce({
+    const result = await converge({
       desired,
       driver,
       stateDir: dir,

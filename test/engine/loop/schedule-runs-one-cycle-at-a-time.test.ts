@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentError } from '../../agent/core/errors.ts';
-import { condition, type CycleOutcome } from '../../agent/core/status.ts';
-import { Reconciler, nextDelay } from '../../agent/engine/reconciler.ts';
-import { createLogger } from '../../agent/lib/log.ts';
+import { AgentError } from '../../../agent/core/errors.ts';
+import { condition, type CycleOutcome } from '../../../agent/core/status.ts';
+import { Reconciler, nextDelay } from '../../../agent/engine/loop/schedule.ts';
+import { createLogger } from '../../../agent/lib/log.ts';
 import { Writable } from 'node:stream';
 
 const quiet = createLogger({

@@ -1,20 +1,20 @@
-import { inventoryOf, mergeInventories, type ActualState } from '../core/actual.ts';
-import type { DesiredState } from '../core/desired.ts';
-import { AgentError } from '../core/errors.ts';
-import { isErrorCode } from '../core/error-codes.ts';
-import { hostPathsOf } from '../core/normalize.ts';
-import { describeAge } from '../core/plan-migrate.ts';
-import { downloadPhase, plan, type Plan } from '../core/plan.ts';
-import type { Step } from '../core/steps.ts';
-import { classifyFailedApply } from '../core/update-failure.ts';
-import type { Logger } from '../lib/log.ts';
-import { applyPlan, type ApplyOutcome, type Change } from './apply-plan.ts';
-import type { MachineDriver } from '../core/executors.ts';
+import { inventoryOf, mergeInventories, type ActualState } from '../../core/actual.ts';
+import type { DesiredState } from '../../core/desired.ts';
+import { AgentError } from '../../core/errors.ts';
+import { isErrorCode } from '../../core/error-codes.ts';
+import { hostPathsOf } from '../../core/normalize.ts';
+import { describeAge } from '../../core/plan-migrate.ts';
+import { downloadPhase, plan, type Plan } from '../../core/plan.ts';
+import type { Step } from '../../core/steps.ts';
+import { classifyFailedApply } from '../../core/update-failure.ts';
+import type { Logger } from '../../lib/log.ts';
+import { applyPlan, type ApplyOutcome, type Change } from './apply.ts';
+import type { MachineDriver } from '../../core/executors.ts';
 import { Journal, isInterrupted, type JournalOptions, type JournalRecord } from './journal.ts';
 import { recoverInterrupted, type Recovery } from './crash-recovery.ts';
-import { loadSpecKey, readInventory, writeInventory } from './state-files.ts';
+import { loadSpecKey, readInventory, writeInventory } from '../state-files.ts';
 
-export interface ApplyOnceOptions {
+export interface ConvergeOptions {
   desired: DesiredState;
   driver: MachineDriver;
   /** The agent's state directory: journal.json, inventory.json, migrations.json, spec-key, secrets/. */
@@ -66,7 +66,7 @@ export interface ApplyResult {
  * failed update that changed the database (or the app's version) is terminal: the machine is
  * back on the previous version and its data, and the revision is not retried.
  */
-export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult> {
+export async function converge(options: ConvergeOptions): Promise<ApplyResult> {
   const { desired, driver, stateDir, log } = options;
   const now = options.now ?? ((): Date => new Date());
   const owner = desired.name;

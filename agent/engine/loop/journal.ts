@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AgentError } from '../core/errors.ts';
-import type { JsonObject } from '../core/json.ts';
-import type { Plan } from '../core/plan.ts';
-import { subjectOf, type Action, type Risk, type Step } from '../core/steps.ts';
-import { writeFileAtomic } from '../lib/atomic-write.ts';
+import { AgentError } from '../../core/errors.ts';
+import type { JsonObject } from '../../core/json.ts';
+import type { Plan } from '../../core/plan.ts';
+import { subjectOf, type Action, type Risk, type Step } from '../../core/steps.ts';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
 
 export type JournalStepState = 'pending' | 'started' | 'done' | 'failed' | 'undone' | 'undo-failed' | 'committed';
 

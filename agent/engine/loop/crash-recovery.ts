@@ -1,7 +1,7 @@
-import { describeError } from '../core/errors.ts';
-import type { Action, Step } from '../core/steps.ts';
-import type { Logger } from '../lib/log.ts';
-import type { MachineDriver, RecoverContext, Recoverer } from '../core/executors.ts';
+import { describeError } from '../../core/errors.ts';
+import type { Action, Step } from '../../core/steps.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { MachineDriver, RecoverContext, Recoverer } from '../../core/executors.ts';
 import { journalledStep, type Journal, type JournalRecord, type JournalStepState } from './journal.ts';
 
 /** What recovery did with an interrupted apply. */

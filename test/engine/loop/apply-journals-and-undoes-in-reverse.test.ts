@@ -3,14 +3,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { AgentError } from '../../agent/core/errors.ts';
-import type { Plan } from '../../agent/core/plan.ts';
-import { RISK, type Action, type Step } from '../../agent/core/steps.ts';
-import { applyPlan } from '../../agent/engine/apply-plan.ts';
-import type { Executors, Undo } from '../../agent/core/executors.ts';
-import { Journal, isInterrupted, type JournalRecord } from '../../agent/engine/journal.ts';
-import { createLogger } from '../../agent/lib/log.ts';
-import { desiredState } from '../../devenv/desired-builder.ts';
+import { AgentError } from '../../../agent/core/errors.ts';
+import type { Plan } from '../../../agent/core/plan.ts';
+import { RISK, type Action, type Step } from '../../../agent/core/steps.ts';
+import { applyPlan } from '../../../agent/engine/loop/apply.ts';
+import type { Executors, Undo } from '../../../agent/core/executors.ts';
+import { Journal, isInterrupted, type JournalRecord } from '../../../agent/engine/loop/journal.ts';
+import { createLogger } from '../../../agent/lib/log.ts';
+import { desiredState } from '../../../devenv/desired-builder.ts';
 
 let dir: string;
 before(async () => {

@@ -1,9 +1,9 @@
-import type { DesiredState } from '../core/desired.ts';
-import { AgentError, describeError, isAgentError } from '../core/errors.ts';
-import type { Plan } from '../core/plan.ts';
-import { subjectOf, type Action, type Step } from '../core/steps.ts';
-import type { Logger } from '../lib/log.ts';
-import type { ExecContext, Executor, Executors, Undo } from '../core/executors.ts';
+import type { DesiredState } from '../../core/desired.ts';
+import { AgentError, describeError, isAgentError } from '../../core/errors.ts';
+import type { Plan } from '../../core/plan.ts';
+import { subjectOf, type Action, type Step } from '../../core/steps.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { ExecContext, Executor, Executors, Undo } from '../../core/executors.ts';
 import type { Journal } from './journal.ts';
 
 /** What happened to one step of a plan. */

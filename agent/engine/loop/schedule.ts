@@ -1,8 +1,9 @@
-import { AgentError, isAgentError } from '../core/errors.ts';
-import { cycleFinished, cycleStarted, initialStatus, type AgentStatus, type CycleOutcome } from '../core/status.ts';
-import type { Logger } from '../lib/log.ts';
+import { AgentError } from '../../core/errors.ts';
+import { cycleFinished, cycleStarted, initialStatus, type AgentStatus, type CycleOutcome } from '../../core/status.ts';
+import type { Logger } from '../../lib/log.ts';
+import { outcomeOfError } from './report.ts';
 
-/** One observe → desired → plan → apply → verify pass. Throwing is allowed: see `toOutcome`. */
+/** One observe → desired → plan → apply → verify pass. Throwing is allowed: see `outcomeOfError`. */
 export type Cycle = (trigger: string, signal: AbortSignal) => Promise<CycleOutcome>;
 
 export interface ReconcilerDeps {
@@ -133,7 +134,7 @@ export class Reconciler {
       try {
         outcome = await this.deps.cycle(trigger, this.abort.signal);
       } catch (err) {
-        outcome = toOutcome(err);
+        outcome = outcomeOfError(err);
       }
       this.failures = outcome.kind === 'failed' ? this.failures + 1 : 0;
       await this.publish(cycleFinished(this.current, outcome, started, this.now()));
@@ -241,16 +242,4 @@ export function nextDelay(
       : Math.min(options.intervalMs, (options.backoffBaseMs ?? 1000) * 2 ** Math.min(failures - 1, 20));
   const jitter = options.jitter ?? 0.1;
   return Math.max(0, Math.round(base * (1 + jitter * (2 * random - 1))));
-}
-
-/** A thrown error as an outcome: terminal AgentErrors stall, everything else is transient. */
-export function toOutcome(err: unknown): CycleOutcome {
-  if (isAgentError(err)) {
-    const revision = typeof err.data['revision'] === 'string' ? err.data['revision'] : undefined;
-    const base = { reason: err.code, code: err.code, message: err.message };
-    const withRev = revision === undefined ? base : { ...base, revision };
-    return err.terminal ? { kind: 'stalled', ...withRev } : { kind: 'failed', ...withRev };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { kind: 'failed', reason: 'InternalError', code: 'InternalError', message };
 }

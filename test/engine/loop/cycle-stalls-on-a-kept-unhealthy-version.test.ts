@@ -4,16 +4,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { ActualState } from '../../agent/core/actual.ts';
-import { AgentError } from '../../agent/core/errors.ts';
-import { cycleFinished, initialStatus, type AgentStatus } from '../../agent/core/status.ts';
-import type { Step } from '../../agent/core/steps.ts';
-import { createCycle } from '../../agent/engine/cycle.ts';
-import type { ExecContext, Executors, MachineDriver } from '../../agent/core/executors.ts';
-import { createLogger } from '../../agent/lib/log.ts';
-import { SecretRegistry } from '../../agent/lib/secrets.ts';
-import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from '../config/helpers.ts';
-import { applyToFake, emptyMachine } from '../core/fake-machine.ts';
+import type { ActualState } from '../../../agent/core/actual.ts';
+import { AgentError } from '../../../agent/core/errors.ts';
+import { cycleFinished, initialStatus, type AgentStatus } from '../../../agent/core/status.ts';
+import type { Step } from '../../../agent/core/steps.ts';
+import { createCycle } from '../../../agent/engine/loop/cycle.ts';
+import type { ExecContext, Executors, MachineDriver } from '../../../agent/core/executors.ts';
+import { createLogger } from '../../../agent/lib/log.ts';
+import { SecretRegistry } from '../../../agent/lib/secrets.ts';
+import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from '../../config/helpers.ts';
+import { applyToFake, emptyMachine } from '../../core/fake-machine.ts';
 
 const quiet = createLogger({
   destination: new Writable({
