@@ -1060,14 +1060,6 @@ export interface ForgeSettings {
  * Where the data lives on the appliance.
  */
 export interface StorageSettings {
-  /**
-   * Block devices for the data filesystem (btrfs; two devices make raid1). Empty: use directories on the root filesystem.
-   *
-   * @maxItems 2
-   *
-   * Items: A block device path.
-   */
-  devices: [] | [string] | [string, string];
   paths: StoragePaths;
   ignore: StorageIgnore;
 }
