@@ -43,18 +43,22 @@ export class FrameSplitter {
  * a target's buffer is full the source is paused until it drains.
  */
 export function demuxStream(source: Readable, stdout: Writable, stderr: Writable): void {
-  let waiting = 0;
+  // One drain listener per full target, however many frames it refused meanwhile.
+  const full = new Set<Writable>();
   const splitter = new FrameSplitter((kind, data) => {
     const target = kind === 'stderr' ? stderr : stdout;
     if (target.write(data)) return true;
-    waiting++;
-    target.once('drain', () => {
-      if (--waiting === 0) source.resume();
-    });
+    if (!full.has(target)) {
+      full.add(target);
+      target.once('drain', () => {
+        full.delete(target);
+        if (full.size === 0) source.resume();
+      });
+    }
     return false;
   });
   source.on('data', (chunk: Buffer) => {
-    if (!splitter.push(chunk) && waiting > 0) source.pause();
+    if (!splitter.push(chunk) && full.size > 0) source.pause();
   });
 }
 

@@ -62,6 +62,29 @@ test('a slow consumer pauses the engine stream instead of buffering it, and lose
   assert.equal(all.slice(-4099, -4096), '049');
 });
 
+test('many small frames refused by a full consumer wait on one drain listener, not one each', async () => {
+  const source = new PassThrough();
+  let received = 0;
+  let mostListeners = 0;
+  const slow = new Writable({
+    highWaterMark: 16,
+    write(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      mostListeners = Math.max(mostListeners, slow.listenerCount('drain'));
+      setTimeout(done, 1);
+    },
+  });
+  demuxStream(source, slow, new PassThrough());
+  // 200 frames in ONE chunk: each is refused once the consumer is full.
+  source.end(Buffer.concat(Array.from({ length: 200 }, () => frame(1, 'z'.repeat(32)))));
+  await new Promise((r) => source.once('end', r));
+  await new Promise<void>((r) => {
+    slow.end(r);
+  });
+  assert.equal(received, 200 * 32);
+  assert.ok(mostListeners <= 1, `the consumer had ${mostListeners} drain listeners at once`);
+});
+
 test('a pull whose progress stream closes before its end is an error, not success', async () => {
   const source = new PassThrough();
   const following = followProgress(source);
