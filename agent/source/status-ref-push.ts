@@ -1,5 +1,5 @@
 import nodeFs from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import git from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { AgentError } from '../core/errors.ts';
@@ -31,11 +31,13 @@ export function statusRefPusher(options: StatusRefPushOptions): { push(report: R
   const fs = nodeFs;
   const { gitdir } = options;
   const http = options.http ?? nodeHttp;
-  let ready: Promise<void> | undefined;
   return {
     async push(report) {
-      ready ??= mkdir(gitdir, { recursive: true, mode: 0o700 }).then(() => git.init({ fs, gitdir, bare: true }));
-      await ready;
+      // Each push starts from an empty repo: the last report's objects are not needed again
+      // (the new commit has no parent), so none pile up over the appliance's life.
+      await rm(gitdir, { recursive: true, force: true });
+      await mkdir(gitdir, { recursive: true, mode: 0o700 });
+      await git.init({ fs, gitdir, bare: true });
       const ref = statusRef(report.appliance);
       const blob = await git.writeBlob({ fs, gitdir, blob: Buffer.from(`${JSON.stringify(report, null, 2)}\n`) });
       const tree = await git.writeTree({

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { initialStatus, cycleFinished } from '../../agent/core/status.ts';
@@ -36,12 +37,8 @@ test('the agent keeps refs/appliances/<name>/status: a commit with status.json, 
       },
     }),
   });
-  const pusher = statusRefPusher({
-    url: server.url('fleet.git'),
-    auth: AUTH,
-    gitdir: join(await tempDir(), 'status-ref'),
-    secrets,
-  });
+  const gitdir = join(await tempDir(), 'status-ref');
+  const pusher = statusRefPusher({ url: server.url('fleet.git'), auth: AUTH, gitdir, secrets });
   const reporter = new StatusRefReporter({
     log,
     push: (r) => pusher.push(r),
@@ -82,6 +79,9 @@ test('the agent keeps refs/appliances/<name>/status: a commit with status.json, 
   reporter.cycleFinished(failed);
   await reporter.idle();
   assert.equal(server.counts().receivePack, 2);
+  // The local scratch repo holds only the last report's three objects (commit, tree, blob).
+  const objects = await readdir(join(gitdir, 'objects'), { recursive: true, withFileTypes: true });
+  assert.equal(objects.filter((e) => e.isFile()).length, 3, 'no objects of earlier reports pile up');
 
   await git(work, [
     'fetch',
@@ -127,12 +127,8 @@ test('a repo that refuses the push: logged once, retried, and nothing waits on i
     }),
   });
   const secrets = new SecretRegistry();
-  const pusher = statusRefPusher({
-    url: server.url('fleet.git'),
-    auth: AUTH,
-    gitdir: join(await tempDir(), 'status-ref'),
-    secrets,
-  });
+  const gitdir = join(await tempDir(), 'status-ref');
+  const pusher = statusRefPusher({ url: server.url('fleet.git'), auth: AUTH, gitdir, secrets });
   const reporter = new StatusRefReporter({
     log,
     push: (r) => pusher.push(r),
