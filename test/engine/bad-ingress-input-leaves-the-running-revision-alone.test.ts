@@ -3,24 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { ActualState } from '../../agent/core/actual.ts';
 import type { ExecContext, Executors, MachineDriver } from '../../agent/core/executors.ts';
 import { cycleFinished, initialStatus, type AgentStatus } from '../../agent/core/status.ts';
 import type { Step } from '../../agent/core/steps.ts';
-import { createCycle } from '../../agent/engine/loop/cycle.ts';
-import { createLogger } from '../../agent/lib/log.ts';
-import { SecretRegistry } from '../../agent/lib/secrets.ts';
-import { at, editYaml, fixtureRepo, memoryRepo, plainDecrypt } from '../config/helpers.ts';
+import { at, editYaml, fixtureRepo } from '../config/helpers.ts';
 import { applyToFake, emptyMachine } from '../core/fake-machine.ts';
-
-const quiet = createLogger({
-  destination: new Writable({
-    write: (_c, _e, cb) => {
-      cb();
-    },
-  }),
-});
+import { memoryCycle } from './loop/memory-cycle.ts';
 
 /** A machine in memory that counts the steps run on it. */
 function countingMachine(): MachineDriver & { steps: number } {
@@ -82,19 +71,7 @@ test('the agent refuses bad ingress input with file, path and reason, and change
   let head = { revision: 'r1', files: good };
   const machine = countingMachine();
   let status: AgentStatus = initialStatus('shop-prod', new Date());
-  const cycle = createCycle({
-    name: 'shop-prod',
-    source: {
-      sync: () => Promise.resolve({ revision: head.revision, reader: memoryRepo(head.files) }),
-      current: () => Promise.resolve(undefined),
-    },
-    decrypt: plainDecrypt,
-    driverFor: () => machine,
-    stateDir,
-    log: quiet,
-    secrets: new SecretRegistry(),
-    status: () => status,
-  });
+  const cycle = memoryCycle({ head: () => head, machine, stateDir, status: () => status });
   const signal = new AbortController().signal;
   const poll = async (): Promise<Awaited<ReturnType<typeof cycle>>> => {
     const started = new Date();

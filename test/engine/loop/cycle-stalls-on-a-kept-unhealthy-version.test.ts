@@ -3,25 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { ActualState } from '../../../agent/core/actual.ts';
 import { AgentError } from '../../../agent/core/errors.ts';
 import { cycleFinished, initialStatus, type AgentStatus } from '../../../agent/core/status.ts';
 import type { Step } from '../../../agent/core/steps.ts';
-import { createCycle } from '../../../agent/engine/loop/cycle.ts';
 import type { ExecContext, Executors, MachineDriver } from '../../../agent/core/executors.ts';
-import { createLogger } from '../../../agent/lib/log.ts';
-import { SecretRegistry } from '../../../agent/lib/secrets.ts';
-import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from '../../config/helpers.ts';
+import { editYaml, fixtureRepo } from '../../config/helpers.ts';
 import { applyToFake, emptyMachine } from '../../core/fake-machine.ts';
-
-const quiet = createLogger({
-  destination: new Writable({
-    write: (_c, _e, cb) => {
-      cb();
-    },
-  }),
-});
+import { memoryCycle } from './memory-cycle.ts';
 
 /**
  * A machine in memory whose health gates all fail the way the Docker executors report it when
@@ -52,19 +41,7 @@ test('a version kept by on_failed_health false stalls the revision with HealthCh
   });
   const machine = unhealthyMachine();
   let status: AgentStatus = initialStatus('shop-prod', new Date());
-  const cycle = createCycle({
-    name: 'shop-prod',
-    source: {
-      sync: () => Promise.resolve({ revision: 'r1', reader: memoryRepo(files) }),
-      current: () => Promise.resolve(undefined),
-    },
-    decrypt: plainDecrypt,
-    driverFor: () => machine,
-    stateDir,
-    log: quiet,
-    secrets: new SecretRegistry(),
-    status: () => status,
-  });
+  const cycle = memoryCycle({ head: () => ({ revision: 'r1', files }), machine, stateDir, status: () => status });
   const signal = new AbortController().signal;
   const first = await cycle('poll', signal);
   assert.equal(first.kind, 'stalled');
