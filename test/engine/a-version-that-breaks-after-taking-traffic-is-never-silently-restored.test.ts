@@ -11,7 +11,7 @@ import { requestLoop, type LoopResult } from '../../devenv/request-loop.ts';
 // one would: its health check starts failing while it serves (here once /tmp/broken exists in
 // its container, which the test creates after users wrote through it).
 let s: Stack;
-const ports = { http: 18580, https: 18543 };
+const ports = { http: 18680, https: 18643 };
 const base = `https://127.0.0.1:${ports.https}`;
 const host = 'localhost';
 
