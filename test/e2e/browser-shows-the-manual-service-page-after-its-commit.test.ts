@@ -47,7 +47,7 @@ test('a service_mode commit puts the page with its message in the browser; the n
   const seen = await visit(browser, url, { ignoreHTTPSErrors: true, screenshot: 'service-page-manual-commit' });
   t.diagnostic(`screenshot: ${seen.screenshotFile ?? ''}`);
   assert.equal(seen.status, 503);
-  assert.equal(seen.headers['retry-after'], '30');
+  assert.equal(seen.headers['retry-after'], '300');
   assert.match(seen.text, /Service not available/);
   assert.ok(seen.text.includes(MESSAGE), seen.text);
   assert.ok(seen.screenshot);

@@ -75,7 +75,7 @@ test('first apply: the service page until web passed its health gate, then the a
   assert.equal(ids.at(-1), 'ingress.load:app', 'the routes are loaded last');
   const answers = seen.filter((r): r is Extract<LoopResult, { answer: HttpAnswer }> => 'answer' in r);
   assert.ok(
-    answers.some((r) => isServicePage(r, /The service is starting/)),
+    answers.some((r) => isServicePage(r, /The service is starting for the first time\./)),
     summary(seen),
   );
   assert.ok(
@@ -111,7 +111,7 @@ test('a migrating update (v1 → v2): every failed request is the service page, 
   const failed = seen.filter((r) => !('answer' in r) || r.answer.status !== 201);
   assert.ok(failed.length > 0, 'the page was shown');
   assert.ok(
-    failed.every((r) => isServicePage(r, /An update is being installed/)),
+    failed.every((r) => isServicePage(r, /An update is in progress\./)),
     summary(seen),
   );
   assert.equal(await rows(), before + seen.length - failed.length);
@@ -133,7 +133,7 @@ test('v2 → v4 fails its health gate before it takes traffic: every acknowledge
     );
   }
   assert.ok(
-    seen.every((r) => ('answer' in r && r.answer.status === 201) || isServicePage(r, /An update is being installed/)),
+    seen.every((r) => ('answer' in r && r.answer.status === 201) || isServicePage(r, /An update is in progress\./)),
     summary(seen),
   );
   assert.equal(await rows(), before + acked.length, 'no acknowledged write was lost');
