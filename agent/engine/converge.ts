@@ -81,6 +81,10 @@ export interface ApplyResult {
  * objects is saved for pruning, and the migration state of the running version is recorded. A
  * failed update that changed the database (or the app's version) is terminal: the machine is
  * back on the previous version and its data, and the revision is not retried.
+ * A migrated version that breaks after taking traffic (see brokenAfterTraffic) is never undone
+ * by a snapshot: it is migrated back with the app's reverse migrations (the revision stalls and
+ * keeps the previous version, after-traffic.json), or kept with a notice naming the
+ * restore_snapshot commit and the data it would lose.
  */
 export async function applyOnce(options: ApplyOnceOptions): Promise<ApplyResult> {
   const { desired, stateDir } = options;
