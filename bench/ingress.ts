@@ -8,6 +8,7 @@ import { renderCaddyConfig, type IngressInput } from '../agent/core/ingress-cadd
 import { docker, ensureEnv, publishedPort, removeLabelled, TEST_LABEL, type EnvInfo } from '../devenv/docker-env.ts';
 import { uniqueName } from '../devenv/fleet-helpers.ts';
 import { startPebble } from '../devenv/pebble.ts';
+import { updateFailures } from './ingress-update.ts';
 import { median, target } from './lib/targets.ts';
 
 /**
@@ -15,7 +16,8 @@ import { median, target } from './lib/targets.ts';
  * against the demo app's container reached directly: p50/p99 latency of sequential requests and
  * requests/s at `--concurrency N` (default 8), `--requests N` (default 1000) per side; then the
  * seconds from loading an ACME configuration to Caddy serving pebble's certificate (`--orders N`,
- * default 3). Run under flock /tmp/appliance-docker.lock.
+ * default 3); then the failed requests during non-migrating updates (`--updates N`, default 3,
+ * see ingress-update.ts). Run under flock /tmp/appliance-docker.lock.
  */
 export default async function ingressBench(args: string[]): Promise<void> {
   const requests = numberArg(args, '--requests', 1000);
@@ -27,7 +29,7 @@ export default async function ingressBench(args: string[]): Promise<void> {
   try {
     await proxyOverhead(env, label, dir, requests, concurrency);
     await acmeTime(env, label, dir, orders);
-    console.log('\nfailed requests during a non-migrating update: not measured yet: needs ingress wiring');
+    await updateFailures(numberArg(args, '--updates', 3));
   } finally {
     await removeLabelled(env, label);
     await rm(dir, { recursive: true, force: true });

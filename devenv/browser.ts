@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+import { PNG } from 'pngjs';
 
 /** Debian's chromium (test/prereqs.sh installs it): no browser is downloaded. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -67,5 +68,41 @@ export async function visit(
     return visit;
   } finally {
     await context.close();
+  }
+}
+
+/** Dark pixels inside a box of a PNG screenshot: text was really painted there. */
+export function inkIn(png: Buffer, box: { x: number; y: number; width: number; height: number }): number {
+  const image = PNG.sync.read(png);
+  let ink = 0;
+  for (let y = Math.floor(box.y); y < Math.ceil(box.y + box.height); y++) {
+    for (let x = Math.floor(box.x); x < Math.ceil(box.x + box.width); x++) {
+      const i = (y * image.width + x) * 4;
+      if ((image.data[i] ?? 255) + (image.data[i + 1] ?? 255) + (image.data[i + 2] ?? 255) < 300) ink++;
+    }
+  }
+  return ink;
+}
+
+/**
+ * Checks that the page at `url` lays out `#reason` with `expected` and that the screenshot has
+ * ink where it is (not a blank or error page) and none below it. Returns the reason's box.
+ */
+export async function reasonIsPainted(
+  browser: Browser,
+  url: string,
+  screenshot: Buffer,
+  expected: string,
+): Promise<{ box: { x: number; y: number; width: number; height: number }; ink: number; below: number }> {
+  const page = await browser.newPage({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 640 } });
+  try {
+    await page.goto(url);
+    const text = await page.locator('#reason').innerText();
+    if (text !== expected) throw new Error(`#reason says ${JSON.stringify(text)}, not ${JSON.stringify(expected)}`);
+    const box = await page.locator('#reason').boundingBox();
+    if (box === null) throw new Error('#reason is not laid out');
+    return { box, ink: inkIn(screenshot, box), below: inkIn(screenshot, { ...box, y: 600, height: 30 }) };
+  } finally {
+    await page.close();
   }
 }

@@ -115,7 +115,7 @@ export async function makeStack(label: string, options: StackOptions = {}): Prom
     logLines,
     desired,
     machine,
-    apply: (d, extra = {}) => converge({ desired: d, driver: machine(d), stateDir, log, ...extra }),
+    apply: (d, extra = {}) => converge({ desired: d, driver: machine(d), driverFor: machine, stateDir, log, ...extra }),
     idOf,
     webRoot: async () => {
       const port = await publishedPort(env, `${owner}-web`, 8080);

@@ -1,3 +1,5 @@
+import http2 from 'node:http2';
+import https from 'node:https';
 import { httpRequest, type HttpAnswer } from './docker-env.ts';
 
 /** One request of a loop: its answer, or the error that stood in for one (a connection failure). */
@@ -42,6 +44,84 @@ export function requestLoop(
     async stop() {
       state.stopped = true;
       await run;
+      return results;
+    },
+  };
+}
+
+/**
+ * Like requestLoop, but over one kept-alive connection at a time, as browsers and API clients
+ * do: HTTP/1.1 with a keep-alive agent, or one HTTP/2 session (opened again when the server
+ * closes it). A request on a connection the server closed counts as a failure: no retry.
+ */
+export function keepAliveLoop(
+  url: string,
+  options: { servername: string; http2?: boolean; pauseMs?: number; max?: number },
+): RequestLoop {
+  const results: LoopResult[] = [];
+  const state = { stopped: false };
+  const max = options.max ?? 5_000;
+  const target = new URL(url);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+  let session: http2.ClientHttp2Session | undefined;
+  const h1 = (): Promise<HttpAnswer> =>
+    new Promise((resolve, reject) => {
+      const req = https.request(
+        url,
+        { agent, servername: options.servername, headers: { Host: options.servername } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          });
+        },
+      );
+      req.setTimeout(15_000, () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+      req.end();
+    });
+  const h2 = (): Promise<HttpAnswer> =>
+    new Promise((resolve, reject) => {
+      if (session === undefined || session.closed || session.destroyed) {
+        session = http2.connect(target.origin, { servername: options.servername, rejectUnauthorized: false });
+        session.on('error', () => undefined);
+      }
+      const req = session.request({ ':path': target.pathname, ':authority': options.servername });
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let headers: Record<string, unknown> = {};
+      req.on('response', (h) => {
+        status = Number(h[':status']);
+        headers = h;
+      });
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        resolve({ status, headers: headers as HttpAnswer['headers'], body: Buffer.concat(chunks) });
+      });
+      req.setTimeout(15_000, () => {
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const run = (async (): Promise<void> => {
+    while (!state.stopped && results.length < max) {
+      const at = Date.now();
+      try {
+        results.push({ at, answer: await (options.http2 === true ? h2() : h1()) });
+      } catch (err) {
+        results.push({ at, error: (err as Error).message });
+      }
+      await new Promise((r) => setTimeout(r, options.pauseMs ?? 20));
+    }
+  })();
+  return {
+    async stop() {
+      state.stopped = true;
+      await run;
+      agent.destroy();
+      session?.close();
       return results;
     },
   };

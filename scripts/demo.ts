@@ -94,7 +94,7 @@ Walk through an update and a rollback, pasting each command:
        sed -i 's#demo:v1#demo:v2#' appliances/${name}/appliance.yml
        git commit -qam 'Update demo to v2' && git push -q
        ${sync}; echo
-  3. Watch it converge: the ingress shows the service page (503, "An update is being installed"),
+  3. Watch it converge: the ingress shows the service page (503, "An update is in progress."),
      the agent stops the app, takes a btrfs PRE_MIGRATE snapshot, migrates, starts v2 and routes
      to it once its health check passed; the watcher prints what users saw and for how long:
        ${watch} v2

@@ -40,8 +40,8 @@ export async function runApply(flags: PlanCliFlags, io: CliIo): Promise<void> {
     const log = createLogger({ level: 'warn', secrets });
     const stateDir = join(opts.stateDir, 'engine');
     const recover = dataRecovery({ stateDir: opts.stateDir, log, secrets });
-    const driver = dockerMachine(stateDir, { log, recover })(desired);
-    const result = await converge({ desired, driver, stateDir, log });
+    const driverFor = dockerMachine(stateDir, { log, recover });
+    const result = await converge({ desired, driver: driverFor(desired), driverFor, stateDir, log });
     if (opts.json === true) {
       io.stdout(`${JSON.stringify(secrets.scrubDeep(result), null, 2)}\n`);
     } else {

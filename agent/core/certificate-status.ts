@@ -14,6 +14,11 @@ export interface CertificateInfo {
   notAfter: string;
   /** Signed by Caddy's own CA (the self-signed fallback): no browser trusts it; Caddy renews it by itself within hours. */
   internal: boolean;
+  /**
+   * On a certificate of the internal CA: why the last ACME order for its name failed, as Caddy
+   * logged it, and when ACME is tried again (at the next renewal of this short-lived certificate).
+   */
+  acmeFailure?: { at: string; error: string; retry: string };
 }
 
 /** The `CertificateExpiring` condition (same shape as status.ts's `Condition`). */

@@ -208,6 +208,10 @@ export const ERROR_CODES = {
   SummaryHasSecret: { kind: 'failed', about: 'a summary would have shown a secret' },
   TrustedSignerInvalid: { kind: 'input', about: 'a trusted signer key is invalid' },
   TrustedSignerMissing: { kind: 'input', about: 'no trusted signer is configured' },
+  UnhealthyAfterTraffic: {
+    kind: 'failed',
+    about: 'the new version failed its health check after taking traffic (migrated back or kept, never restored)',
+  },
   UnsignedCommit: { kind: 'refused', about: 'the commit is not signed' },
   UntrustedSigner: { kind: 'refused', about: 'the commit is signed by a key that is not trusted' },
   UsageError: { kind: 'usage', about: 'the command line is wrong' },

@@ -40,6 +40,14 @@ const SECURITY_HEADERS: Record<string, string[]> = {
   'X-Frame-Options': ['SAMEORIGIN'],
 };
 
+/** Caddy's log of certificate orders, in its storage root (see drivers/ingress/certificates.ts). */
+export const ACME_LOG_FILE = 'acme.log';
+/**
+ * How long a certificate of the internal CA lasts. Caddy renews it when a third is left, trying
+ * the issuers in order, so ACME is tried again about every 40 minutes while it fails.
+ */
+export const FALLBACK_LIFETIME = '1h';
+
 /**
  * The Caddy JSON configuration of the ingress. Pure: the same input gives the same document,
  * so a changed document is a plan step and an unchanged one is nothing to do. Port 80 redirects
@@ -98,11 +106,22 @@ export function renderCaddyConfig(input: IngressInput): JsonObject {
             challenges: { 'tls-alpn': { disabled: true } },
           },
         ]),
-    { module: 'internal' },
+    // A short-lived fallback: each renewal (every ~40 min) tries ACME again first.
+    { module: 'internal', lifetime: FALLBACK_LIFETIME },
   ];
   return {
     admin: { listen: input.admin },
     storage: { module: 'file_system', root: input.storageRoot },
+    // Why an order failed is only in Caddy's log: a file beside the certificates the agent reads.
+    logging: {
+      logs: {
+        acme: {
+          writer: { output: 'file', filename: `${input.storageRoot}/${ACME_LOG_FILE}`, roll_size_mb: 1, roll_keep: 1 },
+          encoder: { format: 'json' },
+          include: ['tls.obtain', 'tls.renew', 'tls.issuance.acme'],
+        },
+      },
+    },
     apps: {
       http: {
         http_port: input.ports.http,

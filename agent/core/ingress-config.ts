@@ -1,7 +1,7 @@
 import type { DesiredState } from './desired.ts';
-import { renderCaddyConfig, type IngressInput, type IngressRoute, type ServiceReason } from './ingress-caddy.ts';
+import { renderCaddyConfig, type IngressInput, type IngressRoute } from './ingress-caddy.ts';
 import type { JsonObject } from './json.ts';
-import { ingressService } from './ingress-service.ts';
+import { ingressService, type AgentSituation } from './ingress-service.ts';
 import { containerName, networkName } from './names.ts';
 
 /** Name of the ingress service the resolver adds when appliance.yml sets `images.ingress`. */
@@ -13,13 +13,11 @@ export const INGRESS_CONFIG_FILE = 'caddy.json';
 export const INGRESS_ADMIN_SOCKET = 'admin.sock';
 /** Beside the configuration: the root a private ACME server's HTTPS endpoint is signed by. */
 export const INGRESS_ACME_ROOT_FILE = 'acme-ca-root.pem';
-/** Seconds a client is told to wait before trying again on the service page. */
-export const RETRY_AFTER_SECONDS = 30;
 
 /** What `ingressConfig` renders besides the desired state. */
 export interface IngressOptions {
-  /** Every name shows the service page with this reason instead of the app. */
-  service?: { reason: ServiceReason; message?: string };
+  /** What the agent is doing: every name shows its service page (see ingressService) unless it serves. */
+  situation?: AgentSituation;
   /** Upstream address per service (see upstreamAddresses); a service without one is dialled by container name. */
   dial?: Readonly<Record<string, string>>;
 }
@@ -71,29 +69,9 @@ export function steadyConfig(desired: DesiredState, containers: readonly Address
       (c) => c.name === containerName(desired.name, svc) && c.state === 'running' && c.health === 'unhealthy',
     ),
   );
-  if (failing.length > 0) {
-    const message = serviceMessage('stalled', `the health check of ${failing.join(', ')} fails`);
-    return ingressConfig(desired, { service: { reason: 'stalled', message } });
-  }
+  if (failing.length > 0)
+    return ingressConfig(desired, { situation: { kind: 'stalled', reason: 'HealthCheckFailed' } });
   return ingressConfig(desired, { dial: upstreamAddresses(desired, containers) });
-}
-
-/** The page's text for each reason; never a secret (a stalled reason is a short code-like text). */
-export function serviceMessage(reason: ServiceReason, detail?: string): string {
-  switch (reason) {
-    case 'updating':
-      return 'An update is being installed.';
-    case 'starting':
-      return 'The service is starting.';
-    case 'recovering':
-      return 'The service is being restored from a backup.';
-    case 'stalled':
-      return `The service is stopped until an operator fixes it${detail === undefined ? '' : `: ${detail}`}.`;
-    case 'manual':
-      return detail ?? 'The service is under maintenance.';
-    case 'unconfigured':
-      return 'The service is not configured yet.';
-  }
 }
 
 /**
@@ -115,20 +93,12 @@ export function ingressInput(desired: DesiredState, options: IngressOptions = {}
     dial: `${options.dial?.[r.service] ?? containerName(desired.name, r.service)}:${r.port}`,
     clientCerts: r.clientCerts,
   }));
-  // The operator's manual service mode wins over what the agent is doing.
-  const s = manualMode(desired) ?? options.service;
+  // One table of pages; the operator's manual service mode wins over what the agent is doing.
+  const service = ingressService(desired, options.situation ?? { kind: 'serving' });
   return {
     names: [...ingress.serverNames],
     routes,
-    ...(s === undefined
-      ? {}
-      : {
-          service: {
-            reason: s.reason,
-            message: s.message ?? serviceMessage(s.reason),
-            retryAfterSeconds: RETRY_AFTER_SECONDS,
-          },
-        }),
+    ...(service === undefined ? {} : { service }),
     tls:
       proxy.acme === undefined
         ? {}
@@ -155,12 +125,6 @@ export function ingressInput(desired: DesiredState, options: IngressOptions = {}
 export function ingressFiles(desired: DesiredState): Record<string, string> {
   const root = desired.app.ingress.proxy?.acme?.caRoot;
   return root === undefined ? {} : { [INGRESS_ACME_ROOT_FILE]: root };
-}
-
-/** appliance.yml `service_mode` when enabled: the page with the operator's message. */
-function manualMode(desired: DesiredState): IngressOptions['service'] {
-  const manual = ingressService(desired, { kind: 'serving' });
-  return manual === undefined ? undefined : { reason: manual.reason, message: manual.message };
 }
 
 /** Bytes of a size such as 150m (the schema's pattern). */

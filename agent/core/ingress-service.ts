@@ -1,5 +1,5 @@
 import { secretValues, type DesiredState } from './desired.ts';
-import type { IngressInput } from './ingress-caddy.ts';
+import type { IngressInput, ServiceReason } from './ingress-caddy.ts';
 
 /**
  * What the agent is doing to the app, as far as the ingress cares. `stalled` is for a stall
@@ -25,7 +25,8 @@ export const DEFAULT_MANUAL_MESSAGE = 'The service is down for maintenance.';
 const REASON_CODE = /^[A-Z][A-Za-z0-9]{0,39}$/;
 
 /**
- * The `service` part of IngressInput. Manual service mode (appliance.yml) wins over everything:
+ * The `service` part of IngressInput: the one table of service pages, for the pages the plan
+ * loads (see situationFor), the stalled page of a failing health check, and manual mode. Manual service mode (appliance.yml) wins over everything:
  * the operator chose what users read. Otherwise the page follows the situation, with fixed
  * texts: a stall shows only its reason code, never the message (which may quote a command's
  * output, and so a secret).
@@ -80,4 +81,19 @@ function shownCode(reason: string, desired: DesiredState): string | undefined {
   if (!REASON_CODE.test(reason)) return undefined;
   // Secrets shorter than 4 characters would hide every code and cannot be told from one.
   return secretValues(desired).some((s) => s.length >= 4 && reason.includes(s)) ? undefined : reason;
+}
+
+/** The situation a plan's service page step stands for (manual mode comes from the desired state). */
+export function situationFor(reason: ServiceReason): AgentSituation {
+  switch (reason) {
+    case 'updating':
+    case 'starting':
+    case 'recovering':
+    case 'unconfigured':
+      return { kind: reason };
+    case 'stalled':
+      return { kind: 'stalled', reason: '' };
+    case 'manual':
+      return { kind: 'serving' };
+  }
 }

@@ -31,6 +31,8 @@ export type CycleOutcome = (
       code: string;
       /** The revision was applied and runs, but stalls (kept unhealthy by the rollback policy). */
       applied?: boolean;
+      /** What the operator must know about the stall (e.g. what a snapshot restore would lose). */
+      notices?: Notice[];
     }
   | { kind: 'failed'; revision?: string; reason: string; message: string; code: string }
 ) & { configNotices?: Notice[] };
@@ -140,6 +142,7 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
       if (outcome.revision !== undefined) next.lastError.revision = outcome.revision;
       const stalled = outcome.kind === 'stalled';
       if (stalled && outcome.revision !== undefined) next.stalledRevision = outcome.revision;
+      if (outcome.kind === 'stalled' && outcome.notices !== undefined) next.notices = outcome.notices;
       if (outcome.kind === 'stalled' && outcome.applied === true && outcome.revision !== undefined) {
         next.lastAppliedRevision = outcome.revision;
         next.lastAppliedAt = at;
@@ -159,10 +162,9 @@ export function cycleFinished(status: AgentStatus, outcome: CycleOutcome, starte
   next.conditions = conditions;
   const record: CycleRecord = { startedAt: startedAt.toISOString(), finishedAt: at, outcome: outcome.kind };
   if (outcome.revision !== undefined) record.revision = outcome.revision;
-  if (outcome.kind === 'applied') {
-    record.steps = outcome.steps;
-    if (outcome.notices !== undefined && outcome.notices.length > 0) record.notices = outcome.notices;
-  }
+  if (outcome.kind === 'applied') record.steps = outcome.steps;
+  const notices = outcome.kind === 'applied' || outcome.kind === 'stalled' ? (outcome.notices ?? []) : [];
+  if (notices.length > 0) record.notices = notices;
   if (outcome.kind === 'stalled' || outcome.kind === 'failed') {
     record.reason = outcome.reason;
     record.message = outcome.message;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Inventory } from '../core/actual.ts';
+import type { BrokenAfterTraffic } from '../core/failure-after-traffic.ts';
 import { AgentError } from '../core/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 
@@ -42,6 +43,34 @@ export async function writeInventory(stateDir: string, inventory: Inventory): Pr
   await writeFileAtomic(path.join(stateDir, 'inventory.json'), `${JSON.stringify(inventory, null, 2)}\n`, {
     mode: 0o600,
   });
+}
+
+/**
+ * A revision whose new version broke after taking traffic and was migrated back
+ * (`<stateDir>/after-traffic.json`): every apply of that revision applies the previous version
+ * instead, also after a restart, until another revision is applied.
+ */
+export interface MigratedBack {
+  owner: string;
+  revision: string;
+  broken: BrokenAfterTraffic;
+}
+
+export async function readMigratedBack(stateDir: string, owner: string): Promise<MigratedBack | undefined> {
+  const text = await readOptional(path.join(stateDir, 'after-traffic.json'));
+  if (text === undefined) return undefined;
+  try {
+    const rec = JSON.parse(text) as MigratedBack;
+    return rec.owner === owner ? rec : undefined;
+  } catch (err) {
+    throw new AgentError('MigrationRecordsUnreadable', `${stateDir}/after-traffic.json is not JSON`, { cause: err });
+  }
+}
+
+export async function writeMigratedBack(stateDir: string, record: MigratedBack | undefined): Promise<void> {
+  const file = path.join(stateDir, 'after-traffic.json');
+  if (record === undefined) await rm(file, { force: true });
+  else await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
 }
 
 async function readOptional(file: string): Promise<string | undefined> {

@@ -1,6 +1,7 @@
 import { describeError } from '../core/errors.ts';
 import type { Executor, Recoverer, Undo } from '../core/executors.ts';
 import { ingressConfig, steadyConfig, upstreamAddresses, type AddressedContainer } from '../core/ingress-config.ts';
+import { situationFor } from '../core/ingress-service.ts';
 import type { JsonObject } from '../core/json.ts';
 import { containerName, LABELS, NEXT_SUFFIX, PREV_SUFFIX } from '../core/names.ts';
 import type { ContainerInspect } from '../drivers/docker/client.ts';
@@ -36,7 +37,7 @@ export function ingressExecutor(
       steadyConfig(ctx.desired, await liveContainers(d, ctx.desired));
     const config =
       step.args.mode === 'service'
-        ? ingressConfig(ctx.desired, { service: { reason: step.args.reason } })
+        ? ingressConfig(ctx.desired, { situation: situationFor(step.args.reason) })
         : await routes();
     if (config === undefined) return undefined;
     const before = await ingress.read();

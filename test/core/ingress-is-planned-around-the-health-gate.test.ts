@@ -103,7 +103,7 @@ test('while web fails its health check the ingress shows the stalled page, and t
   assert.deepEqual(ids(demo(), m), ['ingress.load:app']);
   const page = JSON.stringify(steadyConfig(demo(), m.containers));
   assert.match(page, /"status_code":503/);
-  assert.match(page, /stopped until an operator fixes it: the health check of web fails/);
+  assert.match(page, /stopped by a problem its operator has been told about \(HealthCheckFailed\)/);
   m.ingress = { config: JSON.parse(page) as JsonObject };
   assert.deepEqual(ids(demo(), m), [], 'the page stays while the check fails');
   web.health = 'healthy';

@@ -28,7 +28,7 @@ test("appliance.yml service_mode shows the operator's page instead of the routes
   assert.equal(steady?.service?.reason, 'manual');
   assert.equal(steady.service.message, 'Back at 14:00 after the disk swap.');
 
-  const updating = ingressInput(manual, { service: { reason: 'updating' } });
+  const updating = ingressInput(manual, { situation: { kind: 'updating' } });
   assert.equal(updating?.service?.reason, 'manual', 'the operator chose what users read');
 
   const empty = ingressInput(demo({ reason: 'manual', message: ' ' }), {});

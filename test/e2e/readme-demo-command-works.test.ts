@@ -61,7 +61,7 @@ test("the README's main command brings the demo up, and every step of its printe
   t.diagnostic(walk.stdout);
   assert.equal(walk.exitCode, 0, `${walk.stdout}\n${walk.stderr}`);
   assert.match(walk.stdout, /"rows": ?1\b/, 'step 1 added a row');
-  assert.match(walk.stdout, /\] service page \(503\): An update is being installed\./, 'users saw the page');
+  assert.match(walk.stdout, /\] service page \(503\): An update is in progress\./, 'users saw the page');
   assert.doesNotMatch(walk.stdout, /not answering/, 'never a connection error');
   assert.match(walk.stdout, /\] v2, 1 rows \(the app was away for [\d.]+ s\)/, 'v2 runs with the row');
   assert.match(walk.stdout, /^applied revision +[0-9a-f]{12}/m, 'appliance status shows the revision');

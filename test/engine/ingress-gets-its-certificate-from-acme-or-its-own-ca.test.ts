@@ -9,6 +9,7 @@ import { makeStack, type Stack } from '../../devenv/engine-stack.ts';
 import { waitFor } from '../../devenv/fleet.ts';
 import { withIngress } from '../../devenv/ingress-builder.ts';
 import { startPebble, type Pebble } from '../../devenv/pebble.ts';
+import { readCertificates } from '../../agent/drivers/ingress/certificates.ts';
 
 // The agent's ingress against a real ACME server: pebble on the docker0 address (the ingress
 // container reaches it there), validating HTTP-01 on the ingress's published port.
@@ -64,9 +65,10 @@ test('the first apply gets its certificate from the ACME server, and HTTPS verif
   assert.match(res.body.toString(), /"version": ?"v1"/);
 });
 
-test('with the ACME server unreachable the name is served with the ingress own CA', async () => {
+test('with the ACME server unreachable the name is served with the ingress own CA, and the status says why', async () => {
   const name = 'other.example.test';
-  const result = await s.apply(await demo(name, `https://${DOCKER_HOST_IP}:1/dir`));
+  const desired = await demo(name, `https://${DOCKER_HOST_IP}:1/dir`);
+  const result = await s.apply(desired);
   assert.equal(result.applied, true, JSON.stringify(result.error));
   assert.deepEqual(
     result.plan.steps.map((st) => st.id),
@@ -77,4 +79,19 @@ test('with the ACME server unreachable the name is served with the ingress own C
     return c !== undefined && String(c.issuer.CN).includes('Caddy Local Authority') ? c : undefined;
   });
   assert.ok(cert.subjectaltname?.includes(`DNS:${name}`), cert.subjectaltname);
+  // /status lists the certificates as readCertificates gives them: the internal one says why.
+  const storage = desired.app.ingress.proxy?.storageDir ?? '';
+  const listed = await waitFor('the failed ACME order in the certificate list', 60_000, async () =>
+    (await readCertificates(storage)).find((c) => c.names.includes(name) && c.acmeFailure !== undefined),
+  ).catch(async (err: unknown) => {
+    const log = await readFile(path.join(storage, 'acme.log'), 'utf8').catch(() => 'no acme.log');
+    throw new Error(`${(err as Error).message}; Caddy's log: ${log.slice(-3000)}`);
+  });
+  assert.equal(listed.internal, true);
+  assert.match(listed.acmeFailure?.error ?? '', /connection refused/);
+  assert.match(listed.acmeFailure?.retry ?? '', /ACME is tried again when Caddy renews this certificate, by \S+Z/);
+  const life = Date.parse(listed.notAfter) - Date.parse(listed.notBefore);
+  assert.ok(life <= 3_600_000 + 60_000, `a short-lived fallback (${life} ms): ACME is retried within the hour`);
+  const signed = (await readCertificates(storage)).filter((c) => c.names.includes('demo.example.test'));
+  assert.ok(signed.length > 0 && signed.every((c) => c.acmeFailure === undefined), 'the name pebble signed has none');
 });

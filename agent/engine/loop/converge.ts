@@ -7,16 +7,30 @@ import { describeAge } from '../../core/plan-migrate.ts';
 import { downloadPhase, plan, type Plan } from '../../core/plan.ts';
 import type { Step } from '../../core/steps.ts';
 import { classifyFailedApply } from '../../core/update-failure.ts';
+import {
+  brokenAfterTraffic,
+  fallbackDesired,
+  keptBrokenMessage,
+  migratedBackMessage,
+  noReverseMigration,
+  restoreSnapshotNotice,
+  type BrokenAfterTraffic,
+} from '../../core/failure-after-traffic.ts';
 import type { Logger } from '../../lib/log.ts';
 import { applyPlan, type ApplyOutcome, type Change } from './apply.ts';
 import type { MachineDriver } from '../../core/executors.ts';
 import { Journal, isInterrupted, type JournalOptions, type JournalRecord } from './journal.ts';
 import { recoverInterrupted, type Recovery } from './crash-recovery.ts';
-import { loadSpecKey, readInventory, writeInventory } from '../state-files.ts';
+import { loadSpecKey, readInventory, readMigratedBack, writeInventory, writeMigratedBack } from '../state-files.ts';
 
 export interface ConvergeOptions {
   desired: DesiredState;
   driver: MachineDriver;
+  /**
+   * A driver for another desired state: the previous version, when the desired one broke after
+   * taking traffic and is migrated back. Without it such a version is kept (and stalls).
+   */
+  driverFor?: (desired: DesiredState) => MachineDriver;
   /** The agent's state directory: journal.json, inventory.json, migrations.json, spec-key, secrets/. */
   stateDir: string;
   log: Logger;
@@ -56,6 +70,8 @@ export interface ApplyResult {
    * version was kept, and the revision stalls on this.
    */
   unhealthy?: { code: string; message: string };
+  /** Observed before applying: the desired version broke after taking traffic. */
+  brokenAfterTraffic?: BrokenAfterTraffic;
 }
 
 /**
@@ -65,8 +81,55 @@ export interface ApplyResult {
  * objects is saved for pruning, and the migration state of the running version is recorded. A
  * failed update that changed the database (or the app's version) is terminal: the machine is
  * back on the previous version and its data, and the revision is not retried.
+ * A migrated version that breaks after taking traffic (see brokenAfterTraffic) is never undone
+ * by a snapshot: it is migrated back with the app's reverse migrations (the revision stalls and
+ * keeps the previous version, after-traffic.json), or kept with a notice naming the
+ * restore_snapshot commit and the data it would lose.
  */
 export async function converge(options: ConvergeOptions): Promise<ApplyResult> {
+  const { desired, stateDir } = options;
+  const now = options.now ?? ((): Date => new Date());
+  const held = await readMigratedBack(stateDir, desired.name);
+  const fallback = (broken: BrokenAfterTraffic): Promise<ApplyResult> => {
+    const back = fallbackDesired(desired, broken);
+    return applyRevision({ ...options, desired: back, driver: options.driverFor?.(back) ?? options.driver });
+  };
+  if (held?.revision === desired.revision) return migratedBack(await fallback(held.broken), held.broken);
+  const result = await applyRevision(options);
+  if (held !== undefined && result.applied) await writeMigratedBack(stateDir, undefined);
+  const broken = result.brokenAfterTraffic;
+  if (broken === undefined || !result.applied) return result;
+  // The new version took traffic: a snapshot restore would lose what users wrote since.
+  const why =
+    noReverseMigration(desired) ?? (options.driverFor === undefined ? 'no driver for the previous version' : undefined);
+  if (why !== undefined) return keptBroken(result, broken, why, now());
+  options.log.warn({ services: broken.services }, 'the new version broke after taking traffic: migrating back');
+  await writeMigratedBack(stateDir, { owner: desired.name, revision: desired.revision, broken });
+  const back = await fallback(broken);
+  if (back.applied) return migratedBack(back, broken);
+  await writeMigratedBack(stateDir, undefined);
+  return keptBroken(back, broken, `migrating back failed: ${back.error?.message ?? 'not converged'}`, now());
+}
+
+/** The rule for a version that broke after taking traffic, once applied (see brokenAfterTraffic). */
+function migratedBack(result: ApplyResult, broken: BrokenAfterTraffic): ApplyResult {
+  if (!result.applied) return result;
+  const error = new AgentError('UnhealthyAfterTraffic', migratedBackMessage(broken), {
+    terminal: true,
+    data: { services: broken.services, previous: broken.previous },
+  });
+  return { ...result, applied: false, error: error.toJSON() };
+}
+
+function keptBroken(result: ApplyResult, broken: BrokenAfterTraffic, why: string, now: Date): ApplyResult {
+  return {
+    ...result,
+    unhealthy: { code: 'UnhealthyAfterTraffic', message: keptBrokenMessage(broken, why) },
+    notices: [...result.notices, restoreSnapshotNotice(broken, now)],
+  };
+}
+
+async function applyRevision(options: ConvergeOptions): Promise<ApplyResult> {
   const { desired, driver, stateDir, log } = options;
   const now = options.now ?? ((): Date => new Date());
   const owner = desired.name;
@@ -96,6 +159,7 @@ export async function converge(options: ConvergeOptions): Promise<ApplyResult> {
   };
 
   let before = await observe();
+  const broken = brokenAfterTraffic(desired, before, now());
   let first = planOf(before);
   if (recovery?.found === 'rolling-back' && recovery.error !== undefined && recovery.revision === desired.revision) {
     // The update had failed and was being rolled back: finished now, and not tried again.
@@ -172,6 +236,7 @@ export async function converge(options: ConvergeOptions): Promise<ApplyResult> {
     ...(error === undefined ? {} : { error: error.toJSON() }),
     notices: applied ? noticesOf(first, changeSet, now()) : [],
     ...(applied && unhealthy.length > 0 ? { unhealthy: keptUnhealthy(unhealthy) } : {}),
+    ...(broken === undefined ? {} : { brokenAfterTraffic: broken }),
     ...extra,
   };
 }

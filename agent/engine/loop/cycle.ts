@@ -79,6 +79,7 @@ export function createCycle(deps: CycleDeps): Cycle {
     const result = await converge({
       desired,
       driver: deps.driverFor(desired),
+      driverFor: deps.driverFor,
       stateDir: deps.stateDir,
       log: deps.log.child({ revision: desired.revision }),
       signal,

@@ -8,7 +8,8 @@ export function outcomeOf(result: ApplyResult): CycleOutcome {
   if (result.unhealthy !== undefined) {
     // The revision is running (kept by the rollback policy), but not healthy: it stalls.
     const { code, message } = result.unhealthy;
-    return { kind: 'stalled', revision: result.revision, reason: code, code, message, applied: true };
+    const notices = result.notices.length > 0 ? { notices: result.notices } : {};
+    return { kind: 'stalled', revision: result.revision, reason: code, code, message, applied: true, ...notices };
   }
   if (result.applied) {
     if (result.changeSet.length === 0) return { kind: 'unchanged', revision: result.revision };
@@ -21,8 +22,9 @@ export function outcomeOf(result: ApplyResult): CycleOutcome {
     };
   }
   const error = result.error ?? { code: 'NotConverged', message: 'the machine did not converge', terminal: false };
-  const kind = error.terminal ? 'stalled' : 'failed';
-  return { kind, revision: result.revision, reason: error.code, code: error.code, message: error.message };
+  const base = { revision: result.revision, reason: error.code, code: error.code, message: error.message };
+  if (!error.terminal) return { kind: 'failed', ...base };
+  return { kind: 'stalled', ...base, ...(result.notices.length > 0 ? { notices: result.notices } : {}) };
 }
 
 /**
