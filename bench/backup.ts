@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackupContext } from '../agent/backup/context.ts';
+import { DUMP_DIR_NAME, DUMP_DIR_TARGET } from '../agent/config/resolve-dump-dir.ts';
 import { runBackup } from '../agent/backup/run-backup.ts';
 import type { BackupTarget } from '../agent/core/backup-target.ts';
 import { run } from '../agent/lib/exec.ts';
@@ -44,10 +45,15 @@ export default async function backupBench(args: string[]): Promise<void> {
       const password = randomBytes(12).toString('hex');
       await writeFile(join(secrets, 'password'), password, { mode: 0o600 });
       await mkdir(join(root, 'pg-data'));
-      pg = await startBenchPostgres(await ensureEnv(), 'bench-backup-pg', join(root, 'pg-data'), dumpDir, secrets);
+      // The agent's dump directory, mounted as the agent mounts it into an appliance's database.
+      const agentDump = { hostPath: join(root, 'data', DUMP_DIR_NAME), target: DUMP_DIR_TARGET };
+      await mkdir(agentDump.hostPath, { recursive: true });
+      pg = await startBenchPostgres(await ensureEnv(), 'bench-backup-pg', join(root, 'pg-data'), dumpDir, secrets, [
+        `${agentDump.hostPath}:${agentDump.target}`,
+      ]);
       const bytes = await fillTo(pg, dbMb * 1024 * 1024);
       console.log(`database: ${mib(bytes)} in PostgreSQL 15 (container bench-backup-pg)`);
-      database = { container: 'bench-backup-pg', name: 'app', user: 'app', password };
+      database = { container: 'bench-backup-pg', name: 'app', user: 'app', password, dumpDir: agentDump };
     }
     const dbPg = pg;
     // What a bare setup does for the same data: pg_dump (custom format, uncompressed, as the agent) beside the tree.

@@ -5,6 +5,7 @@ import { databaseHasData, guardBackup } from '../core/backup-guards.ts';
 import { backupFailed, backupSucceeded, type BackupSuccess } from '../core/backup-status.ts';
 import { snapshotTags } from '../core/backup-target.ts';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
+import { emptyDumpDir } from '../drivers/postgres/dump-dir.ts';
 import type { PostgresDriver } from '../drivers/postgres/postgres.ts';
 import { withBackupMount } from '../drivers/restic/mount.ts';
 import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
@@ -133,13 +134,15 @@ async function backupFrom(
     await mkdir(paths.staging, { recursive: true, mode: 0o700 });
   }
   let dumping: Promise<DatabaseManifest> | undefined;
+  let dumpDir: string | undefined;
   try {
     // The repository and its password are proven before the database is dumped; the dump then
     // runs while the files are scanned.
     const exists = await at.repository;
     const pg = ctx.postgres;
     if (pg !== undefined && (checkValue === undefined || databaseHasData(checkValue))) {
-      dumping = dumpInto(pg, staging, options.signal);
+      dumpDir = await pg.readyDumpDir();
+      dumping = dumpInto(pg, dumpDir ?? staging, dumpDir !== undefined, options.signal);
       dumping.catch(() => undefined);
     }
     const cache = await loadHashCache(paths.hashes);
@@ -169,7 +172,8 @@ async function backupFrom(
     if (dumping !== undefined) {
       phase('dump');
       manifest.database = await dumping;
-      snapshotPaths.push(path.basename(SNAPSHOT_LAYOUT.dbDir));
+      // A dump in the dump directory is stored at its own (absolute) path; the manifest says where.
+      snapshotPaths.push(dumpDir === undefined ? path.basename(SNAPSHOT_LAYOUT.dbDir) : manifest.database.dump);
     }
     if (options.envYml !== undefined) {
       const envDir = path.join(staging, path.dirname(SNAPSHOT_LAYOUT.env).slice(1));
@@ -228,15 +232,29 @@ async function backupFrom(
     // A failed backup still waits for its dump: the staging directory is removed after it.
     await dumping?.catch(() => undefined);
     await rm(paths.staging, { recursive: true, force: true });
+    // The dump holds the data: it does not outlive its upload, nor a failed one.
+    if (dumpDir !== undefined) await emptyDumpDir(dumpDir);
   }
 }
 
-/** The database dumped into the staging directory's `db/`, described for the manifest. */
-async function dumpInto(pg: PostgresDriver, staging: string, signal?: AbortSignal): Promise<DatabaseManifest> {
-  const dbDir = path.join(staging, path.basename(SNAPSHOT_LAYOUT.dbDir));
+/**
+ * The database dumped into the staging directory's `db/` (stored as `/db/<name>.dump`), or
+ * straight into the dump directory (stored at its path there), described for the manifest.
+ */
+async function dumpInto(
+  pg: PostgresDriver,
+  dir: string,
+  direct: boolean,
+  signal?: AbortSignal,
+): Promise<DatabaseManifest> {
+  const name = path.basename(dumpPathOf(pg.database));
+  if (direct) {
+    const file = path.join(dir, name);
+    return { ...(await pg.dump(file, signal)), dump: file };
+  }
+  const dbDir = path.join(dir, path.basename(SNAPSHOT_LAYOUT.dbDir));
   await mkdir(dbDir, { mode: 0o700 });
-  const dump = dumpPathOf(pg.database);
-  return { ...(await pg.dump(path.join(dbDir, path.basename(dump)), signal)), dump };
+  return { ...(await pg.dump(path.join(dbDir, name), signal)), dump: dumpPathOf(pg.database) };
 }
 
 async function createRepository(ctx: BackupContext, restic: Restic): Promise<void> {

@@ -1,4 +1,6 @@
 import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DockerClient } from '../docker/client.ts';
 import { databaseHasData } from '../../core/backup-guards.ts';
@@ -7,6 +9,7 @@ import { AgentError } from '../../core/errors.ts';
 import { execInContainer, type ExecTarget } from '../docker/container-exec.ts';
 import { dockerError } from '../docker/errors.ts';
 import { readTarFile } from '../docker/tar-file.ts';
+import { readyDumpDir, type DumpDir } from './dump-dir.ts';
 import { PSQL_FLAGS, PsqlSession } from './psql-session.ts';
 import { DATABASE_INFO_SQL, DEFAULT_NON_EMPTY_SQL, ident, literal, parseTableStats, tableStatsSql } from './sql.ts';
 
@@ -19,6 +22,8 @@ export interface PostgresOptions {
   user: string;
   /** Given to psql/pg_dump as PGPASSWORD in the exec environment (the local socket may trust). */
   password?: string;
+  /** A host directory the container mounts, where pg_dump writes a backup's dump directly. */
+  dumpDir?: DumpDir;
 }
 
 /** Encoding and locale a database is created with. */
@@ -44,10 +49,12 @@ export class PostgresDriver {
   readonly database: string;
   private readonly target: ExecTarget;
   private readonly user: string;
+  private readonly dumpDir: DumpDir | undefined;
 
   constructor(options: PostgresOptions) {
     this.database = options.database;
     this.user = options.user;
+    this.dumpDir = options.dumpDir;
     this.target = {
       docker: options.docker,
       container: options.container,
@@ -97,15 +104,34 @@ export class PostgresDriver {
   }
 
   /**
+   * The host directory the next dump can be written to directly (see readyDumpDir): the dump
+   * directory when the container mounts it, emptied, 0700 and its exec user's. Undefined: a dump
+   * goes anywhere on the host and is copied out through the engine.
+   */
+  async readyDumpDir(): Promise<string | undefined> {
+    if (this.dumpDir === undefined) return undefined;
+    const info = await this.target.docker
+      .getContainer(this.target.container)
+      .inspect()
+      .catch(() => undefined);
+    return info === undefined ? undefined : readyDumpDir(this.dumpDir, info);
+  }
+
+  /**
    * A consistent pg_dump (custom format, uncompressed so restic deduplicates it) written to
    * `file` (0600), and the table stats of exactly the same snapshot: one read-only transaction
    * exports its snapshot, pg_dump imports it, the stats are read in the same transaction while
-   * pg_dump runs. pg_dump writes a file inside the container, which the engine then copies out:
-   * its output through an exec stream is several times slower than pg_dump itself.
+   * pg_dump runs. A `file` in the directory readyDumpDir gave is written by pg_dump itself, through
+   * the container's mount; any other is written inside the container first and copied out by the
+   * engine (its output through an exec stream is several times slower than pg_dump itself).
    */
   async dump(file: string, signal?: AbortSignal): Promise<DumpInfo> {
+    const direct =
+      this.dumpDir !== undefined && path.dirname(path.resolve(file)) === path.resolve(this.dumpDir.hostPath)
+        ? `${this.dumpDir.target}/${path.basename(file)}`
+        : undefined;
+    const inside = direct ?? `/tmp/appliance-backup-${this.database.replace(/[^\w.-]/g, '_')}.dump`;
     const session = PsqlSession.open(this.target, this.user, this.database);
-    const inside = `/tmp/appliance-backup-${this.database.replace(/[^\w.-]/g, '_')}.dump`;
     try {
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;');
       const snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
@@ -119,11 +145,11 @@ export class PostgresDriver {
       if (dumped.status === 'rejected') throw dumped.reason;
       if (stats.status === 'rejected') throw stats.reason;
       await session.query('COMMIT;');
-      const dumpBytes = await this.copyOut(inside, file, signal);
+      const dumpBytes = direct === undefined ? await this.copyOut(inside, file, signal) : (await stat(file)).size;
       return { name: this.database, ...info, tables: parseTableStats(stats.value), checksum: CHECKSUM, dumpBytes };
     } finally {
       await session.close();
-      await execInContainer(this.target, ['rm', '-f', inside]).catch(() => undefined);
+      if (direct === undefined) await execInContainer(this.target, ['rm', '-f', inside]).catch(() => undefined);
     }
   }
 
