@@ -174,6 +174,10 @@ export default async function backupBench(args: string[]): Promise<void> {
       `${'incremental (1%)'.padEnd(22)}${secs(median(rIncr)).padStart(14)}${secs(median(bIncr)).padStart(20)}${(median(rIncr) / median(bIncr)).toFixed(2).padStart(8)}`,
     );
     console.log(`  agent ${rIncr.map(secs).join(', ')}; bare ${bIncr.map(secs).join(', ')}`);
+    // The first entry is the first backup's.
+    const splitDump = median(bare.split.dump.slice(1));
+    const splitRestic = median(bare.split.restic.slice(1));
+    console.log(`  bare, incremental (medians): pg_dump ${secs(splitDump)}, restic backup ${secs(splitRestic)}`);
     console.log('');
     console.log(
       `restic: first added ${mib(rFirst.value.bytesAdded)}, last incremental added ${mib(added)}; ` +
@@ -340,7 +344,8 @@ function bareRestic(
   root: string,
   sources: string[],
   dump: () => Promise<void>,
-): { init: () => Promise<void>; backup: () => Promise<void> } {
+): { init: () => Promise<void>; backup: () => Promise<void>; split: { dump: number[]; restic: number[] } } {
+  const split = { dump: [] as number[], restic: [] as number[] };
   const env = {
     RESTIC_REPOSITORY: join(root, 'bare-restic-repo'),
     RESTIC_PASSWORD: PASSWORD,
@@ -351,8 +356,13 @@ function bareRestic(
       await run('restic', ['init'], { env });
     },
     backup: async () => {
+      const t = performance.now();
       await dump();
+      const dumped = performance.now();
       await run('restic', ['backup', '--json', '--host', 'bench', ...sources], { env, timeoutMs: 4 * HOUR });
+      split.dump.push(dumped - t);
+      split.restic.push(performance.now() - dumped);
     },
+    split,
   };
 }
