@@ -36,6 +36,14 @@ export interface DatabaseLocale {
 /** What `dump` recorded; `dump` and `dumpBytes` describe the file written. */
 export type DumpInfo = Omit<DatabaseManifest, 'dump'>;
 
+/** A dump's transaction, open, its table stats being read (see PostgresDriver.beginDump). */
+export interface PendingDump {
+  /** pg_dump of the transaction's snapshot into `file` (0600), with the stats; ends the transaction. */
+  write(file: string, signal?: AbortSignal): Promise<DumpInfo>;
+  /** Ends the session (rolling back a transaction `write` did not end); waits for a running stats query. */
+  close(): Promise<void>;
+}
+
 const MAINTENANCE_DB = 'postgres';
 
 /** The table checksum new backups record. */
@@ -119,38 +127,61 @@ export class PostgresDriver {
 
   /**
    * A consistent pg_dump (custom format, uncompressed so restic deduplicates it) written to
-   * `file` (0600), and the table stats of exactly the same snapshot: one read-only transaction
-   * exports its snapshot, pg_dump imports it, the stats are read in the same transaction while
-   * pg_dump runs. A `file` in the directory readyDumpDir gave is written by pg_dump itself, through
-   * the container's mount; any other is written inside the container first and copied out by the
-   * engine (its output through an exec stream is several times slower than pg_dump itself).
+   * `file` (0600), and the table stats of exactly the same snapshot (see beginDump).
    */
   async dump(file: string, signal?: AbortSignal): Promise<DumpInfo> {
-    const direct =
-      this.dumpDir !== undefined && path.dirname(path.resolve(file)) === path.resolve(this.dumpDir.hostPath)
-        ? `${this.dumpDir.target}/${path.basename(file)}`
-        : undefined;
-    const inside = direct ?? `/tmp/appliance-backup-${this.database.replace(/[^\w.-]/g, '_')}.dump`;
+    const pending = await this.beginDump();
+    try {
+      return await pending.write(file, signal);
+    } finally {
+      await pending.close();
+    }
+  }
+
+  /**
+   * The first half of a dump, which writes nothing: one read-only transaction exports its
+   * snapshot and starts reading the table stats; `write` then has pg_dump import that snapshot
+   * while the stats are read. A backup opens it while the repository is checked, so the stats
+   * cost no time after the check. A `file` in the directory readyDumpDir gave is written by
+   * pg_dump itself, through the container's mount; any other is written inside the container
+   * first and copied out by the engine (its output through an exec stream is several times
+   * slower than pg_dump itself).
+   */
+  async beginDump(): Promise<PendingDump> {
     const session = PsqlSession.open(this.target, this.user, this.database);
+    let snapshot: string;
+    let info: DatabaseLocale & { serverVersion: string };
     try {
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;');
-      const snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
-      const info = JSON.parse((await session.query(DATABASE_INFO_SQL))[0] ?? '{}') as DatabaseLocale & {
+      snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
+      info = JSON.parse((await session.query(DATABASE_INFO_SQL))[0] ?? '{}') as DatabaseLocale & {
         serverVersion: string;
       };
-      const [dumped, stats] = await Promise.allSettled([
-        this.dumpInside(inside, snapshot, signal),
-        session.query(tableStatsSql(CHECKSUM)),
-      ]);
-      if (dumped.status === 'rejected') throw dumped.reason;
-      if (stats.status === 'rejected') throw stats.reason;
-      await session.query('COMMIT;');
-      const dumpBytes = direct === undefined ? await this.copyOut(inside, file, signal) : (await stat(file)).size;
-      return { name: this.database, ...info, tables: parseTableStats(stats.value), checksum: CHECKSUM, dumpBytes };
-    } finally {
+    } catch (err) {
       await session.close();
-      if (direct === undefined) await execInContainer(this.target, ['rm', '-f', inside]).catch(() => undefined);
+      throw err;
     }
+    const stats = session.query(tableStatsSql(CHECKSUM));
+    stats.catch(() => undefined);
+    return {
+      write: async (file, signal) => {
+        const direct =
+          this.dumpDir !== undefined && path.dirname(path.resolve(file)) === path.resolve(this.dumpDir.hostPath)
+            ? `${this.dumpDir.target}/${path.basename(file)}`
+            : undefined;
+        const inside = direct ?? `/tmp/appliance-backup-${this.database.replace(/[^\w.-]/g, '_')}.dump`;
+        try {
+          await this.dumpInside(inside, snapshot, signal);
+          const tables = parseTableStats(await stats);
+          await session.query('COMMIT;');
+          const dumpBytes = direct === undefined ? await this.copyOut(inside, file, signal) : (await stat(file)).size;
+          return { name: this.database, ...info, tables, checksum: CHECKSUM, dumpBytes };
+        } finally {
+          if (direct === undefined) await execInContainer(this.target, ['rm', '-f', inside]).catch(() => undefined);
+        }
+      },
+      close: () => session.close(),
+    };
   }
 
   /** pg_dump of the exported snapshot to `inside`, a file in the container only the user pg_dump runs as can read. */
