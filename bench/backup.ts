@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackupContext } from '../agent/backup/context.ts';
+import { DUMP_DIR_NAME, DUMP_DIR_TARGET } from '../agent/config/resolve-dump-dir.ts';
 import { runBackup } from '../agent/backup/run-backup.ts';
 import type { BackupTarget } from '../agent/core/backup-target.ts';
 import { run } from '../agent/lib/exec.ts';
@@ -44,10 +45,15 @@ export default async function backupBench(args: string[]): Promise<void> {
       const password = randomBytes(12).toString('hex');
       await writeFile(join(secrets, 'password'), password, { mode: 0o600 });
       await mkdir(join(root, 'pg-data'));
-      pg = await startBenchPostgres(await ensureEnv(), 'bench-backup-pg', join(root, 'pg-data'), dumpDir, secrets);
+      // The agent's dump directory, mounted as the agent mounts it into an appliance's database.
+      const agentDump = { hostPath: join(root, 'data', DUMP_DIR_NAME), target: DUMP_DIR_TARGET };
+      await mkdir(agentDump.hostPath, { recursive: true });
+      pg = await startBenchPostgres(await ensureEnv(), 'bench-backup-pg', join(root, 'pg-data'), dumpDir, secrets, [
+        `${agentDump.hostPath}:${agentDump.target}`,
+      ]);
       const bytes = await fillTo(pg, dbMb * 1024 * 1024);
       console.log(`database: ${mib(bytes)} in PostgreSQL 15 (container bench-backup-pg)`);
-      database = { container: 'bench-backup-pg', name: 'app', user: 'app', password };
+      database = { container: 'bench-backup-pg', name: 'app', user: 'app', password, dumpDir: agentDump };
     }
     const dbPg = pg;
     // What a bare setup does for the same data: pg_dump (custom format, uncompressed, as the agent) beside the tree.
@@ -168,6 +174,10 @@ export default async function backupBench(args: string[]): Promise<void> {
       `${'incremental (1%)'.padEnd(22)}${secs(median(rIncr)).padStart(14)}${secs(median(bIncr)).padStart(20)}${(median(rIncr) / median(bIncr)).toFixed(2).padStart(8)}`,
     );
     console.log(`  agent ${rIncr.map(secs).join(', ')}; bare ${bIncr.map(secs).join(', ')}`);
+    // The first entry is the first backup's.
+    const splitDump = median(bare.split.dump.slice(1));
+    const splitRestic = median(bare.split.restic.slice(1));
+    console.log(`  bare, incremental (medians): pg_dump ${secs(splitDump)}, restic backup ${secs(splitRestic)}`);
     console.log('');
     console.log(
       `restic: first added ${mib(rFirst.value.bytesAdded)}, last incremental added ${mib(added)}; ` +
@@ -334,7 +344,8 @@ function bareRestic(
   root: string,
   sources: string[],
   dump: () => Promise<void>,
-): { init: () => Promise<void>; backup: () => Promise<void> } {
+): { init: () => Promise<void>; backup: () => Promise<void>; split: { dump: number[]; restic: number[] } } {
+  const split = { dump: [] as number[], restic: [] as number[] };
   const env = {
     RESTIC_REPOSITORY: join(root, 'bare-restic-repo'),
     RESTIC_PASSWORD: PASSWORD,
@@ -345,8 +356,13 @@ function bareRestic(
       await run('restic', ['init'], { env });
     },
     backup: async () => {
+      const t = performance.now();
       await dump();
+      const dumped = performance.now();
       await run('restic', ['backup', '--json', '--host', 'bench', ...sources], { env, timeoutMs: 4 * HOUR });
+      split.dump.push(dumped - t);
+      split.restic.push(performance.now() - dumped);
     },
+    split,
   };
 }

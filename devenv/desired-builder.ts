@@ -9,6 +9,7 @@ import type {
   DesiredVolume,
 } from '../agent/core/desired.ts';
 import type { EnvConfig, Policies, Schedules } from '../agent/core/config-types.gen.ts';
+import { DUMP_DIR_TARGET, DUMP_DIR_VOLUME, resolveDumpDir } from '../agent/config/resolve-dump-dir.ts';
 
 /** Environment input: a literal, or `{ secret }` for a secret value. */
 export type EnvInput = Record<string, string | { secret: string }>;
@@ -91,6 +92,8 @@ export interface DemoInput {
   password: string;
   /** Host directory for the database volume. */
   dataDir: string;
+  /** The data path: when given, the database mounts the backup's dump directory below it, as the resolver does. */
+  dataPath?: string;
   /** Host directory mounted as /docker-entrypoint-initdb.d (SQL run once at initdb). */
   initDir?: string;
   /** Host port of the web service on 127.0.0.1; 0 = any free port. */
@@ -155,15 +158,17 @@ export function demoDesired(input: DemoInput): DesiredState {
     },
     labels,
   });
+  const dump = input.dataPath === undefined ? undefined : resolveDumpDir(input.dataPath, postgres);
   return desiredState({
     name: input.owner,
     ...(input.revision === undefined ? {} : { revision: input.revision }),
-    services: [postgres, web, ...(input.extra ?? [])],
+    services: [dump?.service ?? postgres, web, ...(input.extra ?? [])],
     volumes: [
       { name: 'pgdata', kind: 'database', hostPath: input.dataDir, backup: false },
       ...(input.initDir === undefined
         ? []
         : [{ name: 'pginit', kind: 'data' as const, hostPath: input.initDir, backup: false }]),
+      ...(dump === undefined ? [] : [dump.volume]),
     ],
     networks: [
       { name: 'backend', internal: true },
@@ -193,11 +198,13 @@ export function withDemoCommands(
     environment: web.environment,
     timeoutSeconds: options.timeoutSeconds ?? 120,
   });
+  const dumpDir = d.app.volumes.find((v) => v.name === DUMP_DIR_VOLUME)?.hostPath;
   d.app.database = {
     service: 'postgres',
     name: 'demo',
     user: 'demo',
     password: db.secretFiles[0]?.value ?? { value: '', secret: true },
+    ...(dumpDir === undefined ? {} : { dumpDir: { hostPath: dumpDir, target: DUMP_DIR_TARGET } }),
   };
   d.app.commands = {
     migrate: cmd('migrate', ['migrate']),

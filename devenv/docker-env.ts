@@ -207,9 +207,15 @@ export interface PostgresFixture {
 
 /**
  * Starts appliance-test/postgres:15 with a generated password (given as POSTGRES_PASSWORD_FILE),
- * labelled `appliance-test.test=<label>`, on its own network and 127.0.0.1, and waits until healthy.
+ * labelled `appliance-test.test=<label>`, on its own network and 127.0.0.1 (more bind mounts,
+ * `host:container`, in `mounts`), and waits until healthy.
  */
-export async function startPostgres(env: EnvInfo, label: string, name = `${label}-pg`): Promise<PostgresFixture> {
+export async function startPostgres(
+  env: EnvInfo,
+  label: string,
+  name = `${label}-pg`,
+  options: { mounts?: readonly string[] } = {},
+): Promise<PostgresFixture> {
   const user = 'app';
   const database = 'app';
   const secretsDir = await mkdtemp(path.join(tmpdir(), `${name}-`));
@@ -222,6 +228,7 @@ export async function startPostgres(env: EnvInfo, label: string, name = `${label
   const runArgs = [
     ['run', '-d', '--name', name, ...labelArgs],
     ['--network', network, '-p', '127.0.0.1::5432', '-v', `${secretsDir}:/run/secrets:ro`],
+    (options.mounts ?? []).flatMap((m) => ['-v', m]),
     ['-e', 'POSTGRES_PASSWORD_FILE=/run/secrets/password', '-e', `POSTGRES_USER=${user}`],
     ['-e', `POSTGRES_DB=${database}`, 'appliance-test/postgres:15'],
   ];

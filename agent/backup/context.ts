@@ -77,6 +77,7 @@ export function createBackupContext(target: BackupTarget, options: BackupContext
       database: db.name,
       user: db.user,
       password: db.password,
+      ...(db.dumpDir === undefined ? {} : { dumpDir: db.dumpDir }),
     });
   }
   return ctx;

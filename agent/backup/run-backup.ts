@@ -5,7 +5,8 @@ import { databaseHasData, guardBackup } from '../core/backup-guards.ts';
 import { backupFailed, backupSucceeded, type BackupSuccess } from '../core/backup-status.ts';
 import { snapshotTags } from '../core/backup-target.ts';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
-import type { PostgresDriver } from '../drivers/postgres/postgres.ts';
+import { emptyDumpDir } from '../drivers/postgres/dump-dir.ts';
+import type { PendingDump } from '../drivers/postgres/postgres.ts';
 import { withBackupMount } from '../drivers/restic/mount.ts';
 import type { ResticBackupSummary, ResticProgress } from '../drivers/restic/output.ts';
 import type { BackupRequest, Restic } from '../drivers/restic/restic.ts';
@@ -92,19 +93,34 @@ export async function backupUnlocked(
     // A dump can take long: the repository and password are checked first, beside the database
     // check and the scan. Without a database the backup call itself checks them: each restic
     // call pays the password's key derivation (scrypt, 0.2–0.5 s), as much as an incremental
-    // backup's own work.
-    const repository = ctx.postgres === undefined ? undefined : restic.exists();
+    // backup's own work. Meanwhile the dump's transaction opens and reads the table stats, and
+    // the dump directory is readied: nothing is written before the check passed.
+    const pg = ctx.postgres;
+    const repository = pg === undefined ? undefined : restic.exists();
     repository?.catch(() => undefined);
-    const checkValue =
-      ctx.postgres === undefined || options.skipGuards === true
-        ? undefined
-        : (await ctx.postgres.nonEmpty(options.nonEmptySql)).value;
-    phase('scan');
-    const view = await volumeView(ctx.target.volumes, ctx.log);
+    const pending = pg?.beginDump();
+    pending?.catch(() => undefined);
+    const dumpDir = pg?.readyDumpDir();
+    dumpDir?.catch(() => undefined);
+    let ok = false;
     try {
-      return await backupFrom(ctx, options, { restic, phase, started, view, checkValue, repository });
+      const checkValue =
+        pg === undefined || options.skipGuards === true ? undefined : (await pg.nonEmpty(options.nonEmptySql)).value;
+      phase('scan');
+      const view = await volumeView(ctx.target.volumes, ctx.log);
+      try {
+        const dump = pending === undefined ? undefined : { pending: await pending, dir: await dumpDir };
+        const result = await backupFrom(ctx, options, { restic, phase, started, view, checkValue, repository, dump });
+        ok = true;
+        return result;
+      } finally {
+        await view.release();
+      }
     } finally {
-      await view.release();
+      // A failed backup does not wait for the stats query its dump no longer needs.
+      const closing = pending?.then((p) => p.close());
+      if (ok) await closing;
+      else closing?.catch(() => undefined);
     }
   });
 }
@@ -121,6 +137,8 @@ async function backupFrom(
     checkValue: string | undefined;
     /** Whether the repository exists (it opened with the password), checked meanwhile. */
     repository: Promise<boolean> | undefined;
+    /** The database's dump, begun, and the dump directory when the container mounts it. */
+    dump: { pending: PendingDump; dir: string | undefined } | undefined;
   },
 ): Promise<BackupSuccess> {
   const { restic, phase, started, view, checkValue } = at;
@@ -133,13 +151,14 @@ async function backupFrom(
     await mkdir(paths.staging, { recursive: true, mode: 0o700 });
   }
   let dumping: Promise<DatabaseManifest> | undefined;
+  const dumpDir = at.dump?.dir;
   try {
     // The repository and its password are proven before the database is dumped; the dump then
     // runs while the files are scanned.
     const exists = await at.repository;
     const pg = ctx.postgres;
-    if (pg !== undefined && (checkValue === undefined || databaseHasData(checkValue))) {
-      dumping = dumpInto(pg, staging, options.signal);
+    if (pg !== undefined && at.dump !== undefined && (checkValue === undefined || databaseHasData(checkValue))) {
+      dumping = dumpInto(at.dump.pending, pg.database, dumpDir ?? staging, dumpDir !== undefined, options.signal);
       dumping.catch(() => undefined);
     }
     const cache = await loadHashCache(paths.hashes);
@@ -169,7 +188,8 @@ async function backupFrom(
     if (dumping !== undefined) {
       phase('dump');
       manifest.database = await dumping;
-      snapshotPaths.push(path.basename(SNAPSHOT_LAYOUT.dbDir));
+      // A dump in the dump directory is stored at its own (absolute) path; the manifest says where.
+      snapshotPaths.push(dumpDir === undefined ? path.basename(SNAPSHOT_LAYOUT.dbDir) : manifest.database.dump);
     }
     if (options.envYml !== undefined) {
       const envDir = path.join(staging, path.dirname(SNAPSHOT_LAYOUT.env).slice(1));
@@ -228,15 +248,30 @@ async function backupFrom(
     // A failed backup still waits for its dump: the staging directory is removed after it.
     await dumping?.catch(() => undefined);
     await rm(paths.staging, { recursive: true, force: true });
+    // The dump holds the data: it does not outlive its upload, nor a failed one.
+    if (dumpDir !== undefined) await emptyDumpDir(dumpDir);
   }
 }
 
-/** The database dumped into the staging directory's `db/`, described for the manifest. */
-async function dumpInto(pg: PostgresDriver, staging: string, signal?: AbortSignal): Promise<DatabaseManifest> {
-  const dbDir = path.join(staging, path.basename(SNAPSHOT_LAYOUT.dbDir));
+/**
+ * The database dumped into the staging directory's `db/` (stored as `/db/<name>.dump`), or
+ * straight into the dump directory (stored at its path there), described for the manifest.
+ */
+async function dumpInto(
+  pending: PendingDump,
+  database: string,
+  dir: string,
+  direct: boolean,
+  signal?: AbortSignal,
+): Promise<DatabaseManifest> {
+  const name = path.basename(dumpPathOf(database));
+  if (direct) {
+    const file = path.join(dir, name);
+    return { ...(await pending.write(file, signal)), dump: file };
+  }
+  const dbDir = path.join(dir, path.basename(SNAPSHOT_LAYOUT.dbDir));
   await mkdir(dbDir, { mode: 0o700 });
-  const dump = dumpPathOf(pg.database);
-  return { ...(await pg.dump(path.join(dbDir, path.basename(dump)), signal)), dump };
+  return { ...(await pending.write(path.join(dbDir, name), signal)), dump: dumpPathOf(database) };
 }
 
 async function createRepository(ctx: BackupContext, restic: Restic): Promise<void> {

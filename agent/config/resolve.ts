@@ -10,6 +10,7 @@ import type {
 import type { JsonValue } from '../core/json.ts';
 import { commandEntries, startOrder } from './app-rules.ts';
 import { resolveRef, resolveValue, scalarText } from './refs.ts';
+import { resolveDumpDir } from './resolve-dump-dir.ts';
 import { resolveIngress } from './resolve-ingress.ts';
 import type { AppDefinition, ApplianceConfig, AppService, EnvConfig } from '../core/config-types.gen.ts';
 
@@ -122,6 +123,12 @@ export function resolveDesired(input: ResolveInput): DesiredState {
     };
   }
 
+  const dbIndex = app.database === undefined ? -1 : services.findIndex((s) => s.name === app.database?.service);
+  const dump = dbIndex < 0 ? undefined : resolveDumpDir(site.storage.paths.data, services[dbIndex] as DesiredService);
+  if (dump !== undefined) {
+    services[dbIndex] = dump.service;
+    volumes.push(dump.volume);
+  }
   const ingress = resolveIngress(app, appliance, site, services);
   if (ingress !== undefined) {
     services.push(ingress.service);
@@ -145,6 +152,7 @@ export function resolveDesired(input: ResolveInput): DesiredState {
             name: app.database.name,
             user: app.database.user,
             password: resolveRef(app.database.password_from, envTree, secret),
+            ...(dump === undefined ? {} : { dumpDir: dump.dumpDir }),
           },
         }),
     commands,

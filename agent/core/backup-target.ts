@@ -15,6 +15,8 @@ export interface BackupDatabase {
   name: string;
   user: string;
   password: string;
+  /** The host directory pg_dump writes to, and where the container sees it. */
+  dumpDir?: { hostPath: string; target: string };
 }
 
 /** env.yml `backup`: where the repository is. All of it is secret. */
@@ -79,6 +81,7 @@ export function backupTargetOf(desired: DesiredState): BackupTarget {
       name: db.name,
       user: db.user,
       password: db.password.value,
+      ...(db.dumpDir === undefined ? {} : { dumpDir: { ...db.dumpDir } }),
     };
   }
   if (backup !== undefined) {

@@ -136,6 +136,14 @@ export interface DesiredDatabase {
   name: string;
   user: string;
   password: DesiredValue;
+  /** Where pg_dump writes a backup's dump: a host directory bind-mounted into the database container. */
+  dumpDir?: DesiredDumpDir;
+}
+
+/** A host directory (`hostPath`) the database container sees at `target`. */
+export interface DesiredDumpDir {
+  hostPath: string;
+  target: string;
 }
 
 export interface DesiredCommand {

@@ -20,11 +20,14 @@ export async function startBenchPostgres(
   dataDir: string,
   dumpDir: string,
   secretsDir: string,
+  /** More bind mounts, `host:container`. */
+  mounts: readonly string[] = [],
 ): Promise<BenchPostgres> {
   await docker(env, ['rm', '-f', name], { okCodes: [0, 1] });
   await docker(env, [
     ...['run', '-d', '--name', name, '--label', `${TEST_LABEL}=bench-snapshot`],
     ...['-v', `${dataDir}:/var/lib/postgresql/data`, '-v', `${dumpDir}:/dump`, '-v', `${secretsDir}:/run/secrets:ro`],
+    ...mounts.flatMap((m) => ['-v', m]),
     ...['-e', 'POSTGRES_USER=app', '-e', 'POSTGRES_DB=app', '-e', 'POSTGRES_PASSWORD_FILE=/run/secrets/password'],
     ...['--health-cmd', 'pg_isready -q -h 127.0.0.1 -U app -d app', '--health-interval', '1s'],
     'appliance-test/postgres:15',

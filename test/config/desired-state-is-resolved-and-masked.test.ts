@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { loadDesired } from '../../agent/config/load.ts';
 import { maskDesired, secretValues, type DesiredState } from '../../agent/core/desired.ts';
 import { editYaml, fixtureRepo, memoryRepo, plainDecrypt } from './helpers.ts';
+import { DUMP_DIR_TARGET } from '../../agent/config/resolve-dump-dir.ts';
 
 async function load(files?: Map<string, string>): Promise<{ state: DesiredState; warnings: string[] }> {
   const r = await loadDesired(memoryRepo(files ?? (await fixtureRepo('basic'))), 'shop-prod', {
@@ -63,8 +64,13 @@ test('defaults are filled in and volumes get host paths', async () => {
       ['cache', '/volatile/cache', false],
       ['pgdata', '/data/postgresql', false],
       ['uploads', '/data/uploads', true],
+      // The backup's dump directory: on the data path, outside every volume, not backed up as files.
+      ['appliance.backup-dump', '/data/.appliance-backup-dump', false],
     ],
   );
+  const db = state.app.services.find((s) => s.name === state.app.database?.service);
+  assert.ok(db?.mounts.some((m) => m.volume === 'appliance.backup-dump' && m.target === DUMP_DIR_TARGET));
+  assert.deepEqual(state.app.database?.dumpDir, { hostPath: '/data/.appliance-backup-dump', target: DUMP_DIR_TARGET });
   assert.equal(state.app.commands.migration_status?.pendingExitCode, 3);
   assert.equal(state.app.commands.first_user?.timeoutSeconds, 60);
   assert.equal(state.app.commands.migrate?.timeoutSeconds, 600);

@@ -27,7 +27,14 @@ const V1 = `127.0.0.1:5000/demo@sha256:${'a1'.repeat(32)}`;
 const V2 = `127.0.0.1:5000/demo@sha256:${'b2'.repeat(32)}`;
 
 function demo(
-  change: { webImage?: string; password?: string; webEnv?: Record<string, string>; worker?: boolean } = {},
+  change: {
+    webImage?: string;
+    password?: string;
+    webEnv?: Record<string, string>;
+    worker?: boolean;
+    /** false: as an agent before the backup's dump directory made it (the database without that mount). */
+    dumpDir?: boolean;
+  } = {},
 ): DesiredState {
   return demoDesired({
     owner: 'acme',
@@ -36,6 +43,7 @@ function demo(
     webImage: change.webImage ?? V1,
     password: change.password ?? 'correct horse battery staple',
     dataDir: '/srv/acme/postgresql',
+    ...(change.dumpDir === false ? {} : { dataPath: '/srv/acme' }),
     webPort: 8080,
     webEnv: { DEMO_BANNER: 'hello', ...change.webEnv },
     ...(change.worker === true
@@ -133,6 +141,13 @@ export function goldenCases(): Record<string, GoldenCase> {
       inventory,
     },
     'image-bump': { desired: demo({ webImage: V2 }), actual: base, inventory },
+    // An upgrade of the agent: the database gets the dump directory's mount. Its data stays on
+    // its own volume: one replace of the database container, nothing else.
+    'database-gets-the-dump-directory': {
+      desired: withMigrations(demo()),
+      actual: withData(appliedMachine(demo({ dumpDir: false })), { status: 'up-to-date', image: V1 }),
+      inventory: inventoryOf(appliedMachine(demo({ dumpDir: false })), 'a'.repeat(40)),
+    },
     'manual-drift': { desired: demo(), actual: drift, inventory },
     'service-removed': {
       desired: demo(),

@@ -19,7 +19,9 @@ export interface ContainerInspect {
   Name: string;
   /** Image id. */
   Image: string;
-  Config: { Image: string; Env: string[]; Labels: Record<string, string> };
+  /** `User`: who `exec` runs as unless told (empty: the image's default, root). */
+  Config: { Image: string; Env: string[]; Labels: Record<string, string>; User?: string };
+  Mounts?: { Type: string; Source: string; Destination: string; RW: boolean }[];
   State: {
     Status: string;
     Running: boolean;

@@ -1,4 +1,6 @@
 import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DockerClient } from '../docker/client.ts';
 import { databaseHasData } from '../../core/backup-guards.ts';
@@ -7,6 +9,7 @@ import { AgentError } from '../../core/errors.ts';
 import { execInContainer, type ExecTarget } from '../docker/container-exec.ts';
 import { dockerError } from '../docker/errors.ts';
 import { readTarFile } from '../docker/tar-file.ts';
+import { readyDumpDir, type DumpDir } from './dump-dir.ts';
 import { PSQL_FLAGS, PsqlSession } from './psql-session.ts';
 import { DATABASE_INFO_SQL, DEFAULT_NON_EMPTY_SQL, ident, literal, parseTableStats, tableStatsSql } from './sql.ts';
 
@@ -19,6 +22,8 @@ export interface PostgresOptions {
   user: string;
   /** Given to psql/pg_dump as PGPASSWORD in the exec environment (the local socket may trust). */
   password?: string;
+  /** A host directory the container mounts, where pg_dump writes a backup's dump directly. */
+  dumpDir?: DumpDir;
 }
 
 /** Encoding and locale a database is created with. */
@@ -30,6 +35,14 @@ export interface DatabaseLocale {
 
 /** What `dump` recorded; `dump` and `dumpBytes` describe the file written. */
 export type DumpInfo = Omit<DatabaseManifest, 'dump'>;
+
+/** A dump's transaction, open, its table stats being read (see PostgresDriver.beginDump). */
+export interface PendingDump {
+  /** pg_dump of the transaction's snapshot into `file` (0600), with the stats; ends the transaction. */
+  write(file: string, signal?: AbortSignal): Promise<DumpInfo>;
+  /** Ends the session (rolling back a transaction `write` did not end); waits for a running stats query. */
+  close(): Promise<void>;
+}
 
 const MAINTENANCE_DB = 'postgres';
 
@@ -44,10 +57,12 @@ export class PostgresDriver {
   readonly database: string;
   private readonly target: ExecTarget;
   private readonly user: string;
+  private readonly dumpDir: DumpDir | undefined;
 
   constructor(options: PostgresOptions) {
     this.database = options.database;
     this.user = options.user;
+    this.dumpDir = options.dumpDir;
     this.target = {
       docker: options.docker,
       container: options.container,
@@ -97,34 +112,76 @@ export class PostgresDriver {
   }
 
   /**
+   * The host directory the next dump can be written to directly (see readyDumpDir): the dump
+   * directory when the container mounts it, emptied, 0700 and its exec user's. Undefined: a dump
+   * goes anywhere on the host and is copied out through the engine.
+   */
+  async readyDumpDir(): Promise<string | undefined> {
+    if (this.dumpDir === undefined) return undefined;
+    const info = await this.target.docker
+      .getContainer(this.target.container)
+      .inspect()
+      .catch(() => undefined);
+    return info === undefined ? undefined : readyDumpDir(this.dumpDir, info);
+  }
+
+  /**
    * A consistent pg_dump (custom format, uncompressed so restic deduplicates it) written to
-   * `file` (0600), and the table stats of exactly the same snapshot: one read-only transaction
-   * exports its snapshot, pg_dump imports it, the stats are read in the same transaction while
-   * pg_dump runs. pg_dump writes a file inside the container, which the engine then copies out:
-   * its output through an exec stream is several times slower than pg_dump itself.
+   * `file` (0600), and the table stats of exactly the same snapshot (see beginDump).
    */
   async dump(file: string, signal?: AbortSignal): Promise<DumpInfo> {
+    const pending = await this.beginDump();
+    try {
+      return await pending.write(file, signal);
+    } finally {
+      await pending.close();
+    }
+  }
+
+  /**
+   * The first half of a dump, which writes nothing: one read-only transaction exports its
+   * snapshot and starts reading the table stats; `write` then has pg_dump import that snapshot
+   * while the stats are read. A backup opens it while the repository is checked, so the stats
+   * cost no time after the check. A `file` in the directory readyDumpDir gave is written by
+   * pg_dump itself, through the container's mount; any other is written inside the container
+   * first and copied out by the engine (its output through an exec stream is several times
+   * slower than pg_dump itself).
+   */
+  async beginDump(): Promise<PendingDump> {
     const session = PsqlSession.open(this.target, this.user, this.database);
-    const inside = `/tmp/appliance-backup-${this.database.replace(/[^\w.-]/g, '_')}.dump`;
+    let snapshot: string;
+    let info: DatabaseLocale & { serverVersion: string };
     try {
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;');
-      const snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
-      const info = JSON.parse((await session.query(DATABASE_INFO_SQL))[0] ?? '{}') as DatabaseLocale & {
+      snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
+      info = JSON.parse((await session.query(DATABASE_INFO_SQL))[0] ?? '{}') as DatabaseLocale & {
         serverVersion: string;
       };
-      const [dumped, stats] = await Promise.allSettled([
-        this.dumpInside(inside, snapshot, signal),
-        session.query(tableStatsSql(CHECKSUM)),
-      ]);
-      if (dumped.status === 'rejected') throw dumped.reason;
-      if (stats.status === 'rejected') throw stats.reason;
-      await session.query('COMMIT;');
-      const dumpBytes = await this.copyOut(inside, file, signal);
-      return { name: this.database, ...info, tables: parseTableStats(stats.value), checksum: CHECKSUM, dumpBytes };
-    } finally {
+    } catch (err) {
       await session.close();
-      await execInContainer(this.target, ['rm', '-f', inside]).catch(() => undefined);
+      throw err;
     }
+    const stats = session.query(tableStatsSql(CHECKSUM));
+    stats.catch(() => undefined);
+    return {
+      write: async (file, signal) => {
+        const direct =
+          this.dumpDir !== undefined && path.dirname(path.resolve(file)) === path.resolve(this.dumpDir.hostPath)
+            ? `${this.dumpDir.target}/${path.basename(file)}`
+            : undefined;
+        const inside = direct ?? `/tmp/appliance-backup-${this.database.replace(/[^\w.-]/g, '_')}.dump`;
+        try {
+          await this.dumpInside(inside, snapshot, signal);
+          const tables = parseTableStats(await stats);
+          await session.query('COMMIT;');
+          const dumpBytes = direct === undefined ? await this.copyOut(inside, file, signal) : (await stat(file)).size;
+          return { name: this.database, ...info, tables, checksum: CHECKSUM, dumpBytes };
+        } finally {
+          if (direct === undefined) await execInContainer(this.target, ['rm', '-f', inside]).catch(() => undefined);
+        }
+      },
+      close: () => session.close(),
+    };
   }
 
   /** pg_dump of the exported snapshot to `inside`, a file in the container only the user pg_dump runs as can read. */
