@@ -1,6 +1,6 @@
 import { renderCaddyConfig, type IngressInput, type IngressRoute } from './ingress-caddy.ts';
-import { RETRY_AFTER_SECONDS } from './ingress-config.ts';
 import type { JsonObject, JsonValue } from './json.ts';
+import type { IngressService } from './ingress-service.ts';
 
 /** One clone as production's ingress serves it: its routes once it runs healthy, else its own service page. */
 export interface CloneSite {
@@ -8,7 +8,7 @@ export interface CloneSite {
   host: string;
   /** Empty while the clone starts (or fails): the host then shows `page`. */
   routes: IngressRoute[];
-  page: string;
+  page: IngressService;
 }
 
 /** Prefix of the `@id` of everything the overlay adds; Caddy keeps `@id`s in the loaded configuration. */
@@ -32,9 +32,7 @@ export function withCloneSites(config: JsonObject, base: IngressInput, sites: re
       ...rest,
       names: [site.host],
       routes: site.routes,
-      ...(site.routes.length > 0
-        ? {}
-        : { service: { reason: 'starting', message: site.page, retryAfterSeconds: RETRY_AFTER_SECONDS } }),
+      ...(site.routes.length > 0 ? {} : { service: site.page }),
     });
     const own = serversOf(rendered);
     for (const server of ['https', 'http'] as const) {

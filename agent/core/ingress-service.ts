@@ -83,6 +83,11 @@ function shownCode(reason: string, desired: DesiredState): string | undefined {
   return secretValues(desired).some((s) => s.length >= 4 && reason.includes(s)) ? undefined : reason;
 }
 
+/** What a clone's host name shows until the clone runs healthy. */
+export function cloneStartingPage(clone: string): IngressService {
+  return { reason: 'starting', message: `The clone ${clone} is starting.`, retryAfterSeconds: 30 };
+}
+
 /** The situation a plan's service page step stands for (manual mode comes from the desired state). */
 export function situationFor(reason: ServiceReason): AgentSituation {
   switch (reason) {

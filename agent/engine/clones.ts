@@ -13,7 +13,7 @@ import { isErrorCode } from '../core/error-codes.ts';
 import type { MachineDriver } from '../core/executors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { CloneMachine, CloneRecord } from '../machine/clone-machine.ts';
-import { applyOnce } from './converge.ts';
+import { converge } from './loop/converge.ts';
 import { readExpired, writeExpired } from './clone-tombstones.ts';
 
 /** What the clone runtime is made of (wired in cli/agent.ts; tests pass real ones). */
@@ -208,7 +208,7 @@ export class CloneRuntime implements Clones {
       this.desired.set(req.name, desired);
       const { driver, stateDir } = await machine.driver(desired, req.name);
       const spent: { ms?: number } = {};
-      const result = await applyOnce({
+      const result = await converge({
         desired,
         driver: timedMigration(driver, spent),
         stateDir,

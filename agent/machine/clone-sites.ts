@@ -2,6 +2,7 @@ import { cloneHost } from '../core/clone.ts';
 import { CLONE_LABELS, type CloneRouteLabel } from '../core/clone-state.ts';
 import type { DesiredState } from '../core/desired.ts';
 import { ingressInput } from '../core/ingress-config.ts';
+import { cloneStartingPage } from '../core/ingress-service.ts';
 import { withCloneSites, withoutCloneSites, type CloneSite } from '../core/ingress-clones.ts';
 import type { JsonObject } from '../core/json.ts';
 import { containerName } from '../core/names.ts';
@@ -31,7 +32,7 @@ export async function observeCloneSites(docker: DockerClient, production: Desire
       name,
       host: cloneHost(name, production.site.domain),
       routes,
-      page: `The clone ${name} is starting.`,
+      page: cloneStartingPage(name),
     });
   }
   return sites;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ingressConfig, ingressInput } from '../../agent/core/ingress-config.ts';
 import { withCloneSites, withoutCloneSites } from '../../agent/core/ingress-clones.ts';
+import { cloneStartingPage } from '../../agent/core/ingress-service.ts';
 import type { JsonObject } from '../../agent/core/json.ts';
 import { demoDesired } from '../../devenv/desired-builder.ts';
 import { withIngress } from '../../devenv/ingress-builder.ts';
@@ -15,9 +16,9 @@ const sites = [
     name: 'qa',
     host: 'qa.demo.example.org',
     routes: [{ path: '/', dial: '172.20.0.5:8080', clientCerts: 'off' as const }],
-    page: '',
+    page: cloneStartingPage('qa'),
   },
-  { name: 'new', host: 'new.demo.example.org', routes: [], page: 'The clone new is starting.' },
+  { name: 'new', host: 'new.demo.example.org', routes: [], page: cloneStartingPage('new') },
 ];
 
 function servers(c: JsonObject): Record<string, { routes: JsonObject[] }> {
@@ -47,7 +48,7 @@ test('taking the clones off gives back exactly what production loaded (its plan 
   const input = ingressInput(prod);
   assert.ok(input !== undefined);
   assert.deepEqual(withoutCloneSites(withCloneSites(base, input, sites)), base);
-  const page = ingressConfig(prod, { service: { reason: 'updating' } }) ?? {};
+  const page = ingressConfig(prod, { situation: { kind: 'updating' } }) ?? {};
   assert.deepEqual(withoutCloneSites(withCloneSites(page, input, sites)), page);
   assert.ok(
     JSON.stringify(withCloneSites(page, input, sites)).includes('172.20.0.5:8080'),
