@@ -189,6 +189,7 @@ export function resolveDesired(input: ResolveInput): DesiredState {
     policies: appliance.policies,
     site,
     secretPaths: [...input.secretPaths],
+    ...(appliance.preflight === undefined ? {} : { preflight: { refs: [...appliance.preflight.refs] } }),
   };
 }
 

@@ -26,6 +26,8 @@ export interface DesiredState {
   site: EnvConfig;
   /** JSON pointers into `site` of secret values (masked in every output). */
   secretPaths: readonly string[];
+  /** appliance.yml preflight: the review ref patterns this appliance pre-flights (absent: none). */
+  preflight?: { refs: readonly string[] };
 }
 
 /** A resolved value: literal, or taken from env.yml; `secret` when any part came from a secret. */

@@ -1,0 +1,96 @@
+import type { RemoteRef } from './review-refs.ts';
+
+/** What became of one review head (a commit), as remembered in the pre-flight state file. */
+export type HeadRecord =
+  /** There before pre-flight first looked: never tried (push again to have it tried). */
+  | { result: 'existing'; ref: string; at: string }
+  /** Changes nothing of this appliance. */
+  | { result: 'unchanged'; ref: string; at: string }
+  /** Refused by the trust rules; `message` says why. */
+  | { result: 'not-tried'; ref: string; at: string; code: string; message: string }
+  /** Failed for a reason that may pass (yielded to production, Docker unreachable): tried again. */
+  | { result: 'retry'; ref: string; at: string; attempts: number; code: string; message: string }
+  | {
+      result: 'passed' | 'failed';
+      ref: string;
+      at: string;
+      /** How long the migration took on the clone: the downtime the real update will have. */
+      migrationMs?: number;
+      /** The last lines of the smoke test's output. */
+      smokeTail?: string;
+      code?: string;
+      message: string;
+    };
+
+/** The pre-flight state file: results per head commit. */
+export interface PreflightState {
+  version: 1;
+  /** Set once the first listing was taken as the baseline. */
+  baselineAt?: string;
+  heads: Record<string, HeadRecord>;
+}
+
+/** How often a head is tried again after transient failures before it counts as failed. */
+export const MAX_ATTEMPTS = 3;
+
+/** What to do with a listed head. */
+export type HeadDecision = 'baseline' | 'known' | 'check';
+
+/** Heads to look at: none on the first listing (the baseline), else the new ones and those to retry. */
+export function decideHeads(state: PreflightState, heads: readonly RemoteRef[]): Map<string, HeadDecision> {
+  const out = new Map<string, HeadDecision>();
+  for (const h of heads) {
+    const known = state.heads[h.oid];
+    if (state.baselineAt === undefined) out.set(h.oid, 'baseline');
+    else if (known === undefined || (known.result === 'retry' && known.attempts < MAX_ATTEMPTS))
+      out.set(h.oid, 'check');
+    else out.set(h.oid, 'known');
+  }
+  return out;
+}
+
+/** The state with only the heads still listed (a closed pull request is forgotten). */
+export function keepListed(state: PreflightState, heads: readonly RemoteRef[]): PreflightState {
+  const listed = new Set(heads.map((h) => h.oid));
+  return { ...state, heads: Object.fromEntries(Object.entries(state.heads).filter(([oid]) => listed.has(oid))) };
+}
+
+/** A commit status to post on a head: context `appliance/<name>/preflight`. */
+export interface PreflightStatus {
+  state: 'pending' | 'success' | 'failure' | 'error';
+  description: string;
+}
+
+/** Seconds with one decimal, for descriptions. */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The last non-empty line of an output (forges show one short line). */
+export function lastLine(text: string | undefined): string {
+  const lines = (text ?? '').split('\n').map((l) => l.trim());
+  return lines.filter((l) => l !== '').pop() ?? '';
+}
+
+/** The commit status a head's record means (undefined: none is posted). */
+export function preflightStatus(record: HeadRecord): PreflightStatus | undefined {
+  switch (record.result) {
+    case 'existing':
+    case 'unchanged':
+      return undefined;
+    case 'not-tried':
+      return { state: 'failure', description: `Not tried: ${record.message}` };
+    case 'retry':
+      return { state: 'pending', description: `Will be tried again: ${record.message}` };
+    case 'passed': {
+      const migration = record.migrationMs === undefined ? '' : `migration ${seconds(record.migrationMs)} (downtime)`;
+      const smoke = record.smokeTail === undefined ? '' : `smoke test: ${lastLine(record.smokeTail)}`;
+      return { state: 'success', description: `Passed: ${[migration, smoke].filter((x) => x !== '').join('; ')}` };
+    }
+    case 'failed':
+      return { state: 'failure', description: `Failed: ${record.message}` };
+  }
+}
+
+/** The status posted while a head is being tried. */
+export const RUNNING_STATUS: PreflightStatus = { state: 'pending', description: 'Pre-flight running on a clone' };
