@@ -83,7 +83,8 @@ export function preflightStatus(record: HeadRecord): PreflightStatus | undefined
     case 'retry':
       return { state: 'pending', description: `Will be tried again: ${record.message}` };
     case 'passed': {
-      const migration = record.migrationMs === undefined ? '' : `migration ${seconds(record.migrationMs)} (downtime)`;
+      const migration =
+        record.migrationMs === undefined ? 'no migration' : `migration ${seconds(record.migrationMs)} (downtime)`;
       const smoke = record.smokeTail === undefined ? '' : `smoke test: ${lastLine(record.smokeTail)}`;
       return { state: 'success', description: `Passed: ${[migration, smoke].filter((x) => x !== '').join('; ')}` };
     }
@@ -94,3 +95,14 @@ export function preflightStatus(record: HeadRecord): PreflightStatus | undefined
 
 /** The status posted while a head is being tried. */
 export const RUNNING_STATUS: PreflightStatus = { state: 'pending', description: 'Pre-flight running on a clone' };
+
+/** One pre-flight as /status shows it. */
+export type PreflightView = HeadRecord & { commit: string };
+
+/** The heads that were tried or refused, newest first (the baseline and unchanged heads left out). */
+export function preflightView(state: PreflightState): PreflightView[] {
+  return Object.entries(state.heads)
+    .filter(([, r]) => r.result !== 'existing' && r.result !== 'unchanged')
+    .map(([commit, r]) => ({ commit, ...r }))
+    .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+}

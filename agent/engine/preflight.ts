@@ -27,7 +27,8 @@ export interface PreflightSource {
 
 /** What one trial on a clone found. */
 export interface TrialResult {
-  migrationMs: number;
+  /** Absent when nothing was migrated. */
+  migrationMs?: number;
   smoke?: { exitCode: number; tail: string };
 }
 
@@ -153,12 +154,19 @@ export class Preflight {
     }
     this.deps.report(head.oid, RUNNING_STATUS);
     try {
-      const result = await this.deps.slot((signal) => this.deps.trial(loaded.value, signal));
+      const result = await this.deps.slot(async (signal) => {
+        try {
+          return await this.deps.trial(loaded.value, signal);
+        } catch (err) {
+          // Whatever an aborted apply threw, the trial stopped because production needed the loop.
+          throw signal.aborted ? (signal.reason as unknown) : err;
+        }
+      });
       const smokeFailed = result.smoke !== undefined && result.smoke.exitCode !== 0;
       const base = {
         ref: head.ref,
         at: at(),
-        migrationMs: result.migrationMs,
+        ...(result.migrationMs === undefined ? {} : { migrationMs: result.migrationMs }),
         ...(result.smoke === undefined ? {} : { smokeTail: result.smoke.tail }),
       };
       if (smokeFailed) {
@@ -169,18 +177,18 @@ export class Preflight {
     } catch (err) {
       const code = isAgentError(err) ? err.code : 'InternalError';
       const message = describeError(err);
-      // Yielding to production is no attempt of the head's; other environment failures count.
-      const yielded = code === 'PreflightYielded';
+      // Yielding to production (or the agent stopping) is no attempt of the head's; other environment failures count.
+      const yielded = code === 'PreflightYielded' || code === 'Stopping';
       const before = last?.result === 'retry' ? last.attempts : 0;
       const attempts = yielded ? before : before + 1;
-      if (transient(code) && attempts < MAX_ATTEMPTS)
+      if (yielded || (transient(code) && attempts < MAX_ATTEMPTS))
         return { result: 'retry', ref: head.ref, at: at(), attempts, code, message };
       return { result: 'failed', ref: head.ref, at: at(), code, message };
     }
   }
 }
 
-/** A failure of what the trial depends on (Docker, the registry, disk), not of the head: tried again. */
+/** A failure of what the trial depends on (Docker, the registry, free space), not of the head: tried again. */
 function transient(code: string): boolean {
-  return isErrorCode(code) && ERROR_CODES[code].kind === 'environment';
+  return code === 'CloneNoSpace' || (isErrorCode(code) && ERROR_CODES[code].kind === 'environment');
 }
