@@ -41,7 +41,7 @@ export class Reconciler {
   private running: Promise<CycleOutcome> | undefined;
   /** A job run by `exclusive` (a backup): no cycle starts until it ends. */
   private holding: Promise<unknown> | undefined;
-  /** A job run by `background` (a pre-flight), and how to tell it to yield. */
+  /** A job run by `background` (a pre-flight) beside the loop, and how to tell it to yield. */
   private yielding: { done: Promise<unknown>; abort: AbortController } | undefined;
   private pending: { trigger: string; done: Promise<CycleOutcome> } | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -82,7 +82,7 @@ export class Reconciler {
 
   /** Runs a cycle now, or right after the one in progress; resolves with its outcome. */
   trigger(reason: string): Promise<CycleOutcome> {
-    // The periodic poll waits for a background job; anything else means production needs the loop now.
+    // Anything but the periodic poll means production needs the loop now: a background job yields.
     if (reason !== 'poll') this.yieldLoop(`a ${reason} cycle`);
     const busy = this.busy();
     if (busy === undefined) return this.run(reason);
@@ -96,7 +96,6 @@ export class Reconciler {
    * is not started again by drift correction.
    */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    this.yieldLoop('an exclusive job');
     for (let busy = this.busy(); busy !== undefined; busy = this.busy()) await busy.catch(() => undefined);
     const job = fn();
     const held = job.catch(() => undefined);
@@ -111,13 +110,17 @@ export class Reconciler {
   }
 
   /**
-   * Runs `fn` once no cycle runs or waits and no exclusive job runs, with a signal that aborts
-   * as soon as production needs the loop: a trigger other than the periodic poll (start,
-   * webhook, a manual sync) or an exclusive job. Until `fn` has settled (it cleans up after the
-   * abort) no cycle starts; a poll meanwhile runs right after it. One such job at a time.
+   * Runs `fn` in the loop's free time: it starts once no cycle runs or waits and no exclusive
+   * job runs, then runs beside the loop (cycles and exclusive jobs are not held back; `fn` may
+   * use `exclusive` itself) with a signal that aborts as soon as production needs the loop: a
+   * trigger other than the periodic poll (start, webhook, a manual sync). One such job at a time.
    */
   async background<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    for (let b = this.busy() ?? this.pending?.done; b !== undefined; b = this.busy() ?? this.pending?.done) {
+    for (
+      let b = this.busy() ?? this.pending?.done ?? this.yielding?.done;
+      b !== undefined;
+      b = this.busy() ?? this.pending?.done ?? this.yielding?.done
+    ) {
       await b.catch(() => undefined);
     }
     if (this.stopped) throw new AgentError('Stopping', 'the agent is stopping');
@@ -129,8 +132,6 @@ export class Reconciler {
       return await job;
     } finally {
       if (this.yielding.done === done) this.yielding = undefined;
-      this.worked = true;
-      this.idle();
     }
   }
 
@@ -145,10 +146,10 @@ export class Reconciler {
   }
 
   private busy(): Promise<unknown> | undefined {
-    return this.running ?? this.holding ?? this.yielding?.done;
+    return this.running ?? this.holding;
   }
 
-  /** Tells a background job to yield (it ends soon after; nothing starts before). */
+  /** Tells a background job to yield (it cleans up beside the cycle that made it yield). */
   private yieldLoop(why: string): void {
     const job = this.yielding;
     if (job === undefined || job.abort.signal.aborted) return;

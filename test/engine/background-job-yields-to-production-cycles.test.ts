@@ -55,34 +55,31 @@ function job(events: string[], state: { jobRunning: boolean }) {
   return { fn, finish, started };
 }
 
-test('a webhook cycle makes the background job yield, and starts only once it has cleaned up', async () => {
+test('a webhook cycle makes the background job yield and does not wait for its clean-up', async () => {
   const events: string[] = [];
   const state = { jobRunning: false };
   const r = loop(events, state);
   const j = job(events, state);
   const running = r.background(j.fn);
   await j.started;
-  const cycle = r.trigger('webhook');
+  await r.trigger('webhook');
   await assert.rejects(running, (err: unknown) => isAgentError(err, 'PreflightYielded'));
-  await cycle;
   await r.stop();
-  assert.deepEqual(events, ['job started', 'job yielded', 'cycle webhook']);
+  assert.deepEqual(events, ['job started', 'cycle webhook (job still running!)', 'job yielded']);
 });
 
-test('a poll waits for the background job instead of stopping it', async () => {
+test('a poll runs beside the background job without stopping it', async () => {
   const events: string[] = [];
   const state = { jobRunning: false };
   const r = loop(events, state);
   const j = job(events, state);
   const running = r.background(j.fn);
   await j.started;
-  const cycle = r.trigger('poll');
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await r.trigger('poll');
   j.finish();
   assert.equal(await running, 'done');
-  await cycle;
   await r.stop();
-  assert.deepEqual(events, ['job started', 'job done', 'cycle poll']);
+  assert.deepEqual(events, ['job started', 'cycle poll (job still running!)', 'job done']);
 });
 
 test('a background job starts only after the cycle in progress and the one waiting', async () => {
@@ -100,19 +97,37 @@ test('a background job starts only after the cycle in progress and the one waiti
   assert.deepEqual(events, ['cycle start', 'cycle webhook', 'job started', 'job done']);
 });
 
-test('an exclusive job (a backup) also makes the background job yield', async () => {
+test('a background job may take the loop for a moment (a snapshot) without waiting for itself', async () => {
+  const events: string[] = [];
+  const state = { jobRunning: false };
+  const r = loop(events, state);
+  const result = await r.background(async () => {
+    await r.exclusive(() => {
+      events.push('snapshot');
+      return Promise.resolve();
+    });
+    return 'cloned';
+  });
+  assert.equal(result, 'cloned');
+  const second = r.background(() => Promise.resolve('second'));
+  assert.equal(await second, 'second');
+  await r.stop();
+  assert.deepEqual(events, ['snapshot']);
+});
+
+test('one background job at a time', async () => {
   const events: string[] = [];
   const state = { jobRunning: false };
   const r = loop(events, state);
   const j = job(events, state);
-  const running = r.background(j.fn);
+  const first = r.background(j.fn);
   await j.started;
-  const backup = r.exclusive(() => {
-    events.push(`backup${state.jobRunning ? ' (job still running!)' : ''}`);
+  const second = r.background(() => {
+    events.push(`second${state.jobRunning ? ' (first still running!)' : ''}`);
     return Promise.resolve();
   });
-  await assert.rejects(running, (err: unknown) => isAgentError(err, 'PreflightYielded'));
-  await backup;
+  j.finish();
+  await Promise.all([first, second]);
   await r.stop();
-  assert.deepEqual(events, ['job started', 'job yielded', 'backup']);
+  assert.deepEqual(events, ['job started', 'job done', 'second']);
 });
