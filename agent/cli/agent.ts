@@ -6,6 +6,7 @@ import { loadBootstrap } from '../config/bootstrap.ts';
 import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { loadIdentities } from '../sops/index.ts';
 import type { BootstrapConfig } from '../core/config-types.gen.ts';
+import { agentClones } from './agent-clones.ts';
 import { agentReports } from './agent-reports.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
@@ -15,6 +16,7 @@ import {
   recoveryStarted,
   withBackup,
   withCertificates,
+  withClones,
   withWarnings,
   type AgentStatus,
   type Notice,
@@ -114,6 +116,11 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     secrets,
     exclusive: (fn) => exclusive(fn),
   });
+  const clones = agentClones({
+    engineStateDir: join(config.state_dir, 'engine'),
+    log,
+    exclusive: (fn) => exclusive(fn),
+  });
   // Where the ingress keeps its certificates (known once a revision is applied), for /status.
   let certificatesDir: string | undefined;
   // Forge commit statuses and the status ref, sent beside the loop after each cycle.
@@ -134,6 +141,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
     onApplied: (desired, reader) => {
       certificatesDir = desired.app.ingress.proxy?.storageDir;
       reports.applied(desired);
+      clones.applied(desired);
       return backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined));
     },
     hold: async () => {
@@ -182,7 +190,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
         const certs =
           certificatesDir === undefined ? undefined : await readCertificates(certificatesDir).catch(() => undefined);
         const served = withCertificates(r.status, certs, new Date());
-        return withWarnings(withBackup(served, await backups.view().catch(() => undefined)), standing);
+        const withBackups = withBackup(served, await backups.view().catch(() => undefined));
+        return withClones(withWarnings(withBackups, standing), clones.runtime.list());
       },
       trigger: (reason) => void r.trigger(reason),
       log,
@@ -199,6 +208,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   await waitForSignal(log);
   await reports.stop(2000);
   await backups.stop();
+  clones.runtime.stop();
   await r.stop();
   await api.close();
   log.info('agent stopped');

@@ -1,12 +1,14 @@
 import type {
   CommandName,
   DesiredApp,
+  DesiredClone,
   DesiredCommand,
   DesiredService,
   DesiredState,
   DesiredValue,
   DesiredVolume,
 } from '../core/desired.ts';
+import { cloneSettings } from '../core/clone.ts';
 import type { JsonValue } from '../core/json.ts';
 import { commandEntries, startOrder } from './app-rules.ts';
 import { resolveRef, resolveValue, scalarText } from './refs.ts';
@@ -189,8 +191,21 @@ export function resolveDesired(input: ResolveInput): DesiredState {
     policies: appliance.policies,
     site,
     secretPaths: [...input.secretPaths],
+    ...(appliance.clones.length === 0 ? {} : { clones: clonesOf(appliance, desiredApp.cloneSettings) }),
     ...(appliance.preflight === undefined ? {} : { preflight: { refs: [...appliance.preflight.refs] } }),
   };
+}
+
+const DURATION_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** appliance.yml clones with their expiry in milliseconds and their settings merged. */
+function clonesOf(appliance: ApplianceConfig, appDefaults: Record<string, string>): DesiredClone[] {
+  const days = appliance.policies.snapshots.clone_expiry_days ?? 3;
+  return appliance.clones.map((c) => {
+    const m = /^(\d+)([mhd])$/.exec(c.expires_after ?? '');
+    const ms = m === null ? days * DURATION_MS.d : Number(m[1]) * DURATION_MS[m[2] as 'm' | 'h' | 'd'];
+    return { name: c.name, expiresAfterMs: ms, settings: cloneSettings(appDefaults, c.settings) };
+  });
 }
 
 /** A route's client certificates when it does not say: env.yml tls.client_certs.mode. */

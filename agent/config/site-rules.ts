@@ -111,13 +111,10 @@ export function unsupportedSettings(appliance: ApplianceConfig): string[] {
   if (appliance.schedules.support_updates != null) paths.push('/schedules/support_updates');
   if (appliance.policies.reboot !== undefined) paths.push('/policies/reboot');
   if (appliance.agent !== undefined) paths.push('/agent/version');
-  // Caddy renews its certificates itself; sessions, windows and clones have no runtime yet.
+  // Caddy renews its certificates itself; sessions and windows have no runtime yet.
   if (appliance.schedules.certificate_renewal != null) paths.push('/schedules/certificate_renewal');
   if (appliance.schedules.session_cleanup != null) paths.push('/schedules/session_cleanup');
   if (appliance.policies.update_window !== undefined) paths.push('/policies/update_window');
-  if (appliance.policies.snapshots.clone_expiry_days !== undefined) paths.push('/policies/snapshots/clone_expiry_days');
-  // Validated (config/clone-rules.ts), but the clone runtime is not built yet (issue #15, item 3).
-  if (appliance.clones.length > 0) paths.push('/clones');
   return paths;
 }
 

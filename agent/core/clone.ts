@@ -48,9 +48,10 @@ export interface CloneExecResult {
 /**
  * A clone's life: `creating` (snapshot, pull, migrate, start), `running`, `refused` (not made,
  * e.g. too little free space: `reason` says why), `failed` (made, but its stack did not come up
- * healthy: `reason`), `removing`.
+ * healthy: `reason`), `removing`, `expired` (an appliance.yml entry whose clone expired and was
+ * removed: not made again until the entry is deleted and added anew).
  */
-export type CloneState = 'creating' | 'running' | 'refused' | 'failed' | 'removing';
+export type CloneState = 'creating' | 'running' | 'refused' | 'failed' | 'removing' | 'expired';
 
 /** One clone in /status (`clones`). Secret-free. */
 export interface CloneStatus {

@@ -26,8 +26,19 @@ export interface DesiredState {
   site: EnvConfig;
   /** JSON pointers into `site` of secret values (masked in every output). */
   secretPaths: readonly string[];
+  /** appliance.yml `clones` (absent: none). */
+  clones?: DesiredClone[];
   /** appliance.yml preflight: the review ref patterns this appliance pre-flights (absent: none). */
   preflight?: { refs: readonly string[] };
+}
+
+/** One appliance.yml clone entry, resolved. */
+export interface DesiredClone {
+  name: string;
+  /** expires_after, else policies.snapshots.clone_expiry_days (default 3 days). */
+  expiresAfterMs: number;
+  /** The app's clone.settings with the entry's settings on top. */
+  settings: Record<string, string>;
 }
 
 /** A resolved value: literal, or taken from env.yml; `secret` when any part came from a secret. */

@@ -1,3 +1,4 @@
+import type { CloneStatus } from './clone.ts';
 /**
  * The agent's status as a pure state machine, after Flux's conditions: `Ready`, `Reconciling`
  * and `Stalled` with PascalCase reasons. The last attempted revision is kept apart from the
@@ -82,6 +83,8 @@ export interface AgentStatus {
   certificates?: CertificateInfo[];
   /** Standing warnings about the agent's own configuration, e.g. unsigned commits allowed (served in /status). */
   warnings?: Notice[];
+  /** Clones of the appliance: name, host, times, state and why (served in /status). */
+  clones?: CloneStatus[];
 }
 
 const HISTORY = 20;
@@ -209,6 +212,11 @@ function short(revision: string): string {
 /** The status with the agent's standing configuration warnings (none: unchanged). */
 export function withWarnings(status: AgentStatus, warnings: readonly Notice[]): AgentStatus {
   return warnings.length === 0 ? status : { ...status, warnings: [...warnings] };
+}
+
+/** The status with the appliance's clones (none: unchanged). */
+export function withClones(status: AgentStatus, clones: readonly CloneStatus[]): AgentStatus {
+  return clones.length === 0 ? status : { ...status, clones: [...clones] };
 }
 
 /** The status as served: the loop's, plus backups with their `BackupMissed` condition. */

@@ -11,6 +11,12 @@ export interface CloneRecord {
   revision?: string;
 }
 
+/** A clone found on the machine; without a record it is half made (or its data is gone). */
+export interface FoundClone {
+  name: string;
+  record?: CloneRecord;
+}
+
 /** Where a clone's data is and how much room the data path has. */
 export interface CloneSpace {
   /** Production's data path. */
@@ -36,7 +42,7 @@ export interface CloneMachine {
   /** The clone's record; undefined when it has no data directory. */
   record(production: DesiredState, name: string): Promise<CloneRecord | undefined>;
   /** Every clone with a data directory or a container of this appliance (leftovers after a restart). */
-  found(production: DesiredState): Promise<CloneRecord[]>;
+  found(production: DesiredState): Promise<FoundClone[]>;
   /**
    * `desired` as the clone runs it: owner `<appliance>-<clone>`, volumes in the clone's directory,
    * no ingress and no host ports, `settings` over the app's environment.
@@ -48,11 +54,13 @@ export interface CloneMachine {
     settings: Readonly<Record<string, string>>,
   ): DesiredState;
   /** The machine driver and state directory the clone's stack is converged with. */
-  driver(cloneDesired: DesiredState): { driver: MachineDriver; stateDir: string };
+  driver(cloneDesired: DesiredState, name: string): Promise<{ driver: MachineDriver; stateDir: string }>;
   /** Connects production's ingress to the clone's network of its routed service (idempotent). */
   link(production: DesiredState, cloneDesired: DesiredState): Promise<void>;
+  /** Loads production's ingress again with the clones' sites as they are now (no-op without an ingress). */
+  reloadIngress(production: DesiredState): Promise<void>;
   /** Runs one of the app's commands in a one-off container of the clone's stack. */
-  exec(cloneDesired: DesiredState, command: CommandName, signal?: AbortSignal): Promise<CloneExecResult>;
+  exec(cloneDesired: DesiredState, name: string, command: CommandName, signal?: AbortSignal): Promise<CloneExecResult>;
   /** Removes the clone's containers, networks, volumes, state and data directory. Idempotent. */
   remove(production: DesiredState, name: string): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { recoverExecutor, recoverRecoverer, type RecoverData } from './disaster-
 import { storageLayout } from './storage-layout.ts';
 import { CaddyAdmin, type IngressDriver } from '../drivers/ingress/caddy-admin.ts';
 import { ingressFiles } from '../core/ingress-config.ts';
+import { cloneAwareIngress, observeCloneSites } from './clone-sites.ts';
 import { ingressExecutor, ingressRecoverer, replaceBeside } from './ingress-steps.ts';
 
 /** What an ApplianceMachine is made of. */
@@ -100,7 +101,10 @@ export class ApplianceMachine implements MachineDriver {
   /** The ingress of a desired state; undefined when it runs none. */
   ingress(desired: DesiredState): IngressDriver | undefined {
     const proxy = desired.app.ingress.proxy;
-    return proxy === undefined ? undefined : new CaddyAdmin(proxy.adminDir, ingressFiles(desired));
+    if (proxy === undefined) return undefined;
+    // Clones' host names ride on whatever production loads (see withCloneSites).
+    const caddy = new CaddyAdmin(proxy.adminDir, ingressFiles(desired));
+    return cloneAwareIngress(caddy, desired, () => observeCloneSites(this.options.docker.docker, desired));
   }
 
   // App containers the ingress routes to are replaced beside the old one (see replaceBeside).

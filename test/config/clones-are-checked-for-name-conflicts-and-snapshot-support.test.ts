@@ -30,12 +30,12 @@ const issues = async (dir: string) => {
   };
 };
 
-test('a valid clone is accepted, and said to be not supported yet (never silently ignored)', async () => {
+test('a valid clone is accepted without a warning (the agent runs it)', async () => {
   const r = await issues(
     await fleetWith("  - { name: qa, expires_after: 3d, settings: { DEMO_BANNER: 'QA copy' } }\n"),
   );
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.warnings, ['/clones: not supported yet: the agent ignores this setting (remove it)']);
+  assert.deepEqual(r.warnings, []);
 });
 
 test('clone name conflicts are errors: twice the same name, the name of a service', async () => {

@@ -12,7 +12,6 @@ const FILE = 'appliances/shop-prod/appliance.yml';
 const UNSUPPORTED = [
   '/agent/version',
   '/policies/reboot',
-  '/policies/snapshots/clone_expiry_days',
   '/policies/update_window',
   '/schedules/certificate_renewal',
   '/schedules/host_updates',
@@ -74,4 +73,19 @@ test('config create writes none of them: its appliance.yml validates without war
   assert.deepEqual(checkAppliance(valid.value, 'appliance.yml').warnings, []);
   assert.doesNotMatch(text, /host_updates|support_updates|reboot|^agent:/m);
   assert.match(text, /health_timeout_seconds: 300/);
+});
+
+test('clones resolve with their expiry (expires_after, else clone_expiry_days) and the app clone settings under theirs', async () => {
+  const files = editYaml(await fixtureRepo('basic'), FILE, (doc) => {
+    (doc['policies'] as Record<string, Record<string, unknown>>)['snapshots'] = { clone_expiry_days: 2 };
+    doc['clones'] = [{ name: 'qa', expires_after: '90m', settings: { SHOP_NAME: 'QA shop' } }, { name: 'demo' }];
+  });
+  const result = await loadDesired(memoryRepo(files), 'shop-prod', { decrypt: plainDecrypt, revision: 'r1' });
+  assert.ok(result.ok);
+  assert.deepEqual(result.warnings, []);
+  const app = result.value.app.cloneSettings;
+  assert.deepEqual(result.value.clones, [
+    { name: 'qa', expiresAfterMs: 90 * 60_000, settings: { ...app, SHOP_NAME: 'QA shop' } },
+    { name: 'demo', expiresAfterMs: 2 * 86_400_000, settings: app },
+  ]);
 });

@@ -83,6 +83,10 @@ export class DockerClient {
     return this.http.json({ method: 'POST', path: '/volumes/create', body: opts });
   }
 
+  async removeVolume(name: string): Promise<void> {
+    await this.http.json({ method: 'DELETE', path: `/volumes/${encodeURIComponent(name)}` });
+  }
+
   /**
    * Starts a pull (`POST /images/create`) and returns its JSON progress stream (see
    * followProgress), with the credentials in X-Registry-Auth when given.
@@ -225,6 +229,10 @@ export class Network {
 
   async connect(opts: { Container: string; EndpointConfig?: { Aliases?: string[] } }): Promise<void> {
     await this.http.json({ method: 'POST', path: `/networks/${encodeURIComponent(this.id)}/connect`, body: opts });
+  }
+
+  async disconnect(opts: { Container: string; Force?: boolean }): Promise<void> {
+    await this.http.json({ method: 'POST', path: `/networks/${encodeURIComponent(this.id)}/disconnect`, body: opts });
   }
 }
 

@@ -36,7 +36,11 @@ export async function observeDocker(
     ]);
     const owned = (labels: Record<string, string> | null | undefined): boolean => labels?.[LABELS.owner] === owner;
     const networks: ActualNetwork[] = networkList.filter((n) => owned(n.Labels)).map((n) => toNetwork(n));
-    const networkIds = new Set(networkList.map((n) => n.Id));
+    // Another owner's network our container is on is that owner's business (a clone's link to
+    // production's ingress): not part of our container's spec.
+    const networkIds = new Set(
+      networkList.filter((n) => n.Labels?.[LABELS.owner] === undefined || owned(n.Labels)).map((n) => n.Id),
+    );
     const containers: ActualContainer[] = [];
     // One-off command containers are the owner's but not part of the app.
     for (const c of containerList.filter((x) => owned(x.Labels) && !(ONE_OFF_LABEL in x.Labels))) {
