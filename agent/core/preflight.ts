@@ -106,3 +106,9 @@ export function preflightView(state: PreflightState): PreflightView[] {
     .map(([commit, r]) => ({ commit, ...r }))
     .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
 }
+
+/** The status as served with the pre-flights of review heads (none: unchanged). */
+export function withPreflight<S extends object>(status: S, state: PreflightState): S & { preflight?: PreflightView[] } {
+  const view = preflightView(state);
+  return view.length === 0 ? status : { ...status, preflight: view };
+}

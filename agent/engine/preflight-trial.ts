@@ -1,6 +1,4 @@
 import { cloneSettings, type Clones } from '../core/clone.ts';
-import { AgentError } from '../core/errors.ts';
-import { lastLine } from '../core/preflight.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Trial } from './preflight.ts';
 
@@ -9,10 +7,10 @@ const LIFETIME_MS = 60 * 60 * 1000;
 
 /**
  * A pre-flight on a clone of production: `ensure` pulls the head's images, snapshots
- * production's data, applies the head's desired state to the clone (migrations included,
- * health-gated) and says how long the migration took; then the app's smoke_test and health
- * commands run in the clone's stack; the clone is removed whatever happened. The clone gets the
- * app's clone settings (no outgoing mail, …), as any clone does.
+ * production's data, applies the head's desired state to the clone (migrations included) and
+ * resolves once its services pass their health checks, saying how long the migration took; then
+ * the app's smoke_test command runs in the clone's stack; the clone is removed whatever
+ * happened. The clone gets the app's clone settings (no outgoing mail, …), as any clone does.
  */
 export function cloneTrial(deps: { clones: Clones; log: Logger; now?: () => Date }): Trial {
   const now = deps.now ?? (() => new Date());
@@ -33,15 +31,6 @@ export function cloneTrial(deps: { clones: Clones; log: Logger; now?: () => Date
       log.info({ migrationMs: ready.migrationMs }, 'pre-flight clone is up');
       const smoke =
         desired.app.commands.smoke_test === undefined ? undefined : await deps.clones.exec(name, 'smoke_test', signal);
-      if (desired.app.commands.health !== undefined && (smoke === undefined || smoke.exitCode === 0)) {
-        const health = await deps.clones.exec(name, 'health', signal);
-        if (health.exitCode !== 0) {
-          throw new AgentError(
-            'HealthCheckFailed',
-            `the health command exited with ${String(health.exitCode)} on the clone: ${lastLine(health.tail)}`,
-          );
-        }
-      }
       return {
         ...(ready.migrationMs === undefined ? {} : { migrationMs: ready.migrationMs }),
         ...(smoke === undefined ? {} : { smoke }),

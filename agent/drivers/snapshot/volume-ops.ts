@@ -116,7 +116,12 @@ async function removeTree(dir: string): Promise<void> {
 
 async function nestedSubvolumes(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  // The failed rm may have taken part of the tree (an emptied writable subvolume goes with rmdir).
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  });
+  for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const p = path.join(dir, entry.name);
     if (await isSubvolume(p)) out.push(p);
