@@ -89,8 +89,30 @@ export function preflightStatus(record: HeadRecord): PreflightStatus | undefined
       return { state: 'success', description: `Passed: ${[migration, smoke].filter((x) => x !== '').join('; ')}` };
     }
     case 'failed':
-      return { state: 'failure', description: `Failed: ${record.message}` };
+      return { state: 'failure', description: `Failed: ${failedWhat(record.code)}: ${lastPart(record.message)}` };
   }
+}
+
+/** What failed, in a word or two (forges show 140 characters; the whole message is in /status). */
+function failedWhat(code: string | undefined): string {
+  switch (code) {
+    case 'MigrationFailed':
+      return 'migration';
+    case 'SmokeTestFailed':
+      return 'smoke test';
+    case 'HealthCheckFailed':
+    case 'ContainerNotHealthy':
+      return 'health check';
+    case 'ConfigInvalid':
+      return 'invalid config';
+    default:
+      return code ?? 'error';
+  }
+}
+
+/** The last line (or ` | `-joined part of a command's output tail) of a message: where the error is. */
+function lastPart(message: string): string {
+  return lastLine(message.split(' | ').join('\n'));
 }
 
 /** The status posted while a head is being tried. */
