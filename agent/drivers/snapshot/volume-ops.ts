@@ -109,7 +109,12 @@ async function removeTree(dir: string): Promise<void> {
     // Subvolumes inside (read-only snapshots cannot be emptied file by file): delete them first.
     const subs = await nestedSubvolumes(dir);
     if (subs.length === 0) throw new AgentError('SnapshotDeleteFailed', `cannot remove ${dir}`, { cause: err });
-    for (const sub of subs) await run('btrfs', ['subvolume', 'delete', sub], { timeoutMs: 10 * 60_000 });
+    for (const sub of subs) {
+      await run('btrfs', ['subvolume', 'delete', sub], { timeoutMs: 10 * 60_000 }).catch(async (e: unknown) => {
+        // The rm's other deletions were still under way when it failed: one may have taken it.
+        if (await exists(sub)) throw e;
+      });
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }
