@@ -29,10 +29,20 @@ export default async function preflightBench(args: string[]): Promise<void> {
   try {
     const s = await makeStack('bench-preflight', { seedSchema: false, dataDir: path.join(fs.mount, 'data', 'pgdata') });
     stack = s;
-    const demo = (v: string, revision: string): DesiredState => ({
-      ...withDemoCommands(s.desired({ webImage: env.images[`demo:${v}`] ?? '' })),
-      revision,
-    });
+    // The demo as example-config-repo has it (its smoke test too), pulling with the registry's credentials.
+    const registries = [{ server: env.registry.url, username: env.registry.username, password: env.registry.password }];
+    const demo = (v: string, revision: string): DesiredState => {
+      const d = withDemoCommands(s.desired({ webImage: env.images[`demo:${v}`] ?? '' }));
+      const migrate = d.app.commands.migrate;
+      if (migrate === undefined) throw new Error('the demo has no migrate command');
+      const smoke = { ...migrate, name: 'smoke_test' as const, command: ['smoke'] };
+      return {
+        ...d,
+        revision,
+        site: { ...d.site, registries },
+        app: { ...d.app, commands: { ...d.app.commands, smoke_test: smoke } },
+      };
+    };
     const production = demo('v1', 'a1a1a1a1a1a1a1a1');
     const first = await s.apply(production);
     if (!first.applied) throw new Error(`v1: ${JSON.stringify(first.error)}`);
