@@ -147,6 +147,7 @@ export class CloneRuntime implements Clones {
       }
     }
     if (JSON.stringify(expired) !== JSON.stringify(remembered)) await writeExpired(stateDir, expired);
+    const started: Promise<unknown>[] = [];
     for (const [name, entry] of entries) {
       if (expired[name] !== undefined || this.working.has(name)) continue;
       const status = this.statuses.get(name);
@@ -161,10 +162,13 @@ export class CloneRuntime implements Clones {
         expiresAt: new Date(created.getTime() + entry.expiresAfterMs),
         purpose: 'clone',
       };
-      void this.ensure(req).catch((err: unknown) => {
-        this.options.log.warn({ clone: name, err: describeError(err) }, 'the clone did not come up');
-      });
+      started.push(
+        this.ensure(req).catch((err: unknown) => {
+          this.options.log.warn({ clone: name, err: describeError(err) }, 'the clone did not come up');
+        }),
+      );
     }
+    await Promise.all(started);
   }
 
   private async bringUp(req: CloneRequest, signal: AbortSignal | undefined): Promise<CloneReady> {

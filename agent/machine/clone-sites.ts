@@ -75,8 +75,9 @@ async function routesOf(
       .getContainer(c.Id)
       .inspect()
       .catch(() => undefined);
-    const health = info?.State.Health?.Status;
-    if (info?.State.Running !== true || (health !== undefined && health !== 'healthy')) return [];
+    // As for production (steadyConfig): Docker says `starting` until its first check, after the
+    // agent's own health gate passed; only a failing check takes the clone off.
+    if (info?.State.Running !== true || info.State.Health?.Status === 'unhealthy') return [];
     const ip = Object.entries(info.NetworkSettings.Networks).find(
       ([n, ep]) => ingressNets.has(n) && ep.IPAddress !== '',
     )?.[1].IPAddress;

@@ -1,4 +1,4 @@
-import { mkdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { cloneOwner, type CloneExecResult } from '../core/clone.ts';
 import { CLONE_LABELS, cloneDataDir, cloneDesired } from '../core/clone-state.ts';
@@ -11,7 +11,7 @@ import type { DockerClient } from '../drivers/docker/client.ts';
 import { DockerDriver } from '../drivers/docker/driver.ts';
 import { dockerStatus, ignoreMissing } from '../drivers/docker/errors.ts';
 import { openSnapshots } from '../drivers/snapshot/store.ts';
-import { volumeOpsFor } from '../drivers/snapshot/volume-ops.ts';
+import { exists, volumeOpsFor } from '../drivers/snapshot/volume-ops.ts';
 import type { Logger } from '../lib/log.ts';
 import type { CloneMachine, CloneRecord, CloneSpace, FoundClone } from './clone-machine.ts';
 import { cloneAwareIngress, observeCloneSites } from './clone-sites.ts';
@@ -32,6 +32,8 @@ export class DockerCloneMachine implements CloneMachine {
     private readonly docker: DockerClient,
     private readonly stateDir: string,
     private readonly log: Logger,
+    /** Extra labels on everything a clone's stack makes (tests label theirs for cleanup). */
+    private readonly labels: Readonly<Record<string, string>> = {},
   ) {}
 
   async space(production: DesiredState): Promise<CloneSpace | undefined> {
@@ -226,6 +228,7 @@ export class DockerCloneMachine implements CloneMachine {
     return new DockerDriver({
       docker: this.docker,
       stateDir,
+      labels: { ...this.labels },
       registries: desired.site.registries.map((r) => ({
         serveraddress: r.server,
         username: r.username,
@@ -239,7 +242,18 @@ export class DockerCloneMachine implements CloneMachine {
   }
 }
 
-/** Removes a directory that may hold (read-only) subvolumes. */
+/**
+ * Removes a clone's directory: its own snapshots first (read-only subvolumes, e.g. the
+ * PRE_MIGRATE of its migration), then its volumes one by one, then the directory.
+ */
 async function removeDir(dir: string): Promise<void> {
-  await (await volumeOpsFor(dir)).remove(dir);
+  if (!(await exists(dir))) return;
+  const ops = await volumeOpsFor(dir);
+  if (await exists(path.join(dir, '.snapshots'))) {
+    const own = await openSnapshots(dir);
+    for (const snap of await own.list()) await own.delete(snap.name);
+    await own.sweep();
+  }
+  for (const entry of await readdir(dir)) await ops.remove(path.join(dir, entry));
+  await ops.remove(dir);
 }

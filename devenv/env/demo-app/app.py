@@ -44,6 +44,12 @@ def health():
     return 200, {"status": "ok", "version": VERSION}
 
 
+def banner():
+    """The DEMO_BANNER setting, shown on / when set (a clone sets it: see apps/demo/app.yml clone)."""
+    text = os.environ.get("DEMO_BANNER", "")
+    return {"banner": text} if text else {}
+
+
 def count_rows(cur):
     cur.execute("SELECT count(*) FROM items")
     return cur.fetchone()[0]
@@ -73,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/healthz":
             self.reply(*health())
         elif self.path == "/":
-            self.with_db(lambda cur: (200, {"version": VERSION, "rows": count_rows(cur)}))
+            self.with_db(lambda cur: (200, {"version": VERSION, "rows": count_rows(cur), **banner()}))
         else:
             self.reply(404, {"error": "not found"})
 
