@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { BootstrapConfig, ForgeSettings } from '../core/config-types.gen.ts';
 import type { DesiredState } from '../core/desired.ts';
+import type { PreflightStatus } from '../core/preflight.ts';
 import { reportOf } from '../core/reported-state.ts';
 import type { AgentStatus, CycleOutcome } from '../core/status.ts';
 import type { AgentBackups } from '../backup/agent-backups.ts';
@@ -21,6 +22,8 @@ export interface AgentReports {
   /** The revision in force changed (its forge settings and images). */
   applied(desired: DesiredState): void;
   cycleFinished(outcome: CycleOutcome, status: AgentStatus): void;
+  /** A pre-flight's status on a review head (`appliance/<name>/preflight`). */
+  preflight(sha: string, status: PreflightStatus): void;
   /** Waits up to `ms` for what can be sent now (not for retries), then stops. */
   stop(ms: number): Promise<void>;
 }
@@ -88,6 +91,9 @@ export function agentReports(deps: {
     cycleFinished(outcome, status) {
       forge.cycleFinished(outcome);
       statusRef.cycleFinished(status);
+    },
+    preflight(sha, status) {
+      forge.preflight(sha, status);
     },
     async stop(ms) {
       const waited = Promise.all([forge.queue.settled(), statusRef.settled()]);

@@ -7,7 +7,10 @@ import { decryptEnvWith } from '../config/decrypt-env.ts';
 import { loadIdentities } from '../sops/index.ts';
 import type { BootstrapConfig } from '../core/config-types.gen.ts';
 import { agentClones } from './agent-clones.ts';
+import { agentPreflight } from './agent-preflight.ts';
 import { agentReports } from './agent-reports.ts';
+import { readPreflightState } from '../engine/preflight-state.ts';
+import { withPreflight } from '../core/preflight.ts';
 import { AgentError, describeError } from '../core/errors.ts';
 import { formatIssue, type ConfigIssue } from '../core/result.ts';
 import { envFile } from '../config/load.ts';
@@ -125,10 +128,24 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   let certificatesDir: string | undefined;
   // Forge commit statuses and the status ref, sent beside the loop after each cycle.
   const reports = agentReports({ config, log, secrets, auth, backups });
+  const decrypt = decryptEnvWith(identities);
+  // Review heads tried on clones in the loop's free time (the reconciler exists before anything runs).
+  const preflight = agentPreflight({
+    config,
+    log,
+    secrets,
+    auth,
+    decrypt,
+    clones: clones.runtime,
+    report: (sha, status) => {
+      reports.preflight(sha, status);
+    },
+    slot: (fn) => reconciler.background(fn),
+  });
   const cycle = createCycle({
     name: config.name,
     source,
-    decrypt: decryptEnvWith(identities),
+    decrypt,
     driverFor: dockerMachine(join(config.state_dir, 'engine'), {
       log,
       recover: dataRecovery({ stateDir: config.state_dir, log, secrets }),
@@ -142,6 +159,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       certificatesDir = desired.app.ingress.proxy?.storageDir;
       reports.applied(desired);
       clones.applied(desired);
+      preflight.applied(desired, reader);
       return backups.update(desired, () => reader.readFile(envFile(config.name)).catch(() => undefined));
     },
     hold: async () => {
@@ -161,6 +179,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
       afterWork: releaseMemory,
       onCycle: (outcome, status) => {
         reports.cycleFinished(outcome, status);
+        // One cycle and out (--once) tries no review head.
+        if (opts.once !== true) preflight.cycleFinished();
       },
       onStatus: (s) => {
         current = s;
@@ -191,7 +211,8 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
           certificatesDir === undefined ? undefined : await readCertificates(certificatesDir).catch(() => undefined);
         const served = withCertificates(r.status, certs, new Date());
         const withBackups = withBackup(served, await backups.view().catch(() => undefined));
-        return withClones(withWarnings(withBackups, standing), clones.runtime.list());
+        const tried = await readPreflightState(preflight.stateDir);
+        return withPreflight(withClones(withWarnings(withBackups, standing), clones.runtime.list()), tried);
       },
       trigger: (reason) => void r.trigger(reason),
       log,
@@ -210,6 +231,7 @@ async function runAgent(opts: { config: string; once?: boolean; logLevel: string
   await backups.stop();
   clones.runtime.stop();
   await r.stop();
+  await preflight.stop();
   await api.close();
   log.info('agent stopped');
 }

@@ -16,7 +16,7 @@ import { reviewJson, reviewMarkdown } from '../core/review-render.ts';
 import { formatIssue } from '../core/result.ts';
 import { decryptEnvFromIdentityFile } from '../config/decrypt-env.ts';
 import { applianceFile, envFile, type DecryptEnv, type RepoReader } from '../config/load.ts';
-import { parseYamlObject } from '../config/parse-yaml.ts';
+import { appPathOf, touchesAppliance, yamlAt } from '../config/appliance-files.ts';
 import { loadForReview } from '../config/review-load.ts';
 import { SCHEMAS } from '../config/schemas.ts';
 import { collectSecretPaths } from '../config/schema-walk.ts';
@@ -98,7 +98,7 @@ export async function review(
   const names = [...new Set([...(await from.listDir('appliances')), ...(await to.listDir('appliances'))])].sort();
   const appliances: ApplianceReview[] = [];
   for (const name of names) {
-    if (!(await touched(from, to, name))) continue;
+    if (!(await touchesAppliance(from, to, name))) continue;
     appliances.push(await reviewOne(repo, { base, head, from, to }, name, decrypt));
   }
   const ok = appliances.every((a) => a.verdict !== 'invalid' && a.verdict !== 'refused');
@@ -194,28 +194,6 @@ async function predictFor(
     now,
     basis: `the base revision (the reported revision ${rev.slice(0, 12)} could not be read here)`,
   };
-}
-
-/** Whether any file of the appliance, or its app definition at either side, differs. */
-async function touched(from: RepoReader, to: RepoReader, name: string): Promise<boolean> {
-  const files = [applianceFile(name), envFile(name)];
-  for (const f of files) if ((await from.readFile(f)) !== (await to.readFile(f))) return true;
-  const apps = new Set([await appPathOf(from, name), await appPathOf(to, name)]);
-  for (const app of apps) if (app !== undefined && (await from.readFile(app)) !== (await to.readFile(app))) return true;
-  return false;
-}
-
-async function appPathOf(reader: RepoReader, name: string): Promise<string | undefined> {
-  const doc = await yamlAt(reader, applianceFile(name));
-  const app = doc?.['app'];
-  return typeof app === 'string' ? app : undefined;
-}
-
-async function yamlAt(reader: RepoReader, file: string): Promise<JsonObject | undefined> {
-  const text = await reader.readFile(file).catch(() => undefined);
-  if (text === undefined) return undefined;
-  const parsed = parseYamlObject(text, file);
-  return parsed.ok ? parsed.value : undefined;
 }
 
 async function yamlChanges(s: Sides, file: string, skip?: (path: string) => boolean) {

@@ -3,6 +3,7 @@ import type { JsonValue } from '../core/json.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import { commandEntries, type Findings } from './app-rules.ts';
 import { checkClones } from './clone-rules.ts';
+import { checkPreflight } from './preflight-rules.ts';
 import { refProblem, valueRefs } from './refs.ts';
 import type { AppDefinition, ApplianceConfig, EnvConfig } from '../core/config-types.gen.ts';
 
@@ -89,5 +90,9 @@ export function checkCombination(d: ApplianceDocs): Findings {
     });
   }
   const clones = checkClones(d);
-  return { errors: [...errors, ...clones.errors], warnings: [...warnings, ...clones.warnings] };
+  const preflight = checkPreflight(d);
+  return {
+    errors: [...errors, ...clones.errors, ...preflight.errors],
+    warnings: [...warnings, ...clones.warnings, ...preflight.warnings],
+  };
 }

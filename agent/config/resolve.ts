@@ -200,6 +200,7 @@ export function resolveDesired(input: ResolveInput): DesiredState {
     site,
     secretPaths: [...input.secretPaths],
     ...(appliance.clones.length === 0 ? {} : { clones: clonesOf(appliance, desiredApp.cloneSettings) }),
+    ...(appliance.preflight === undefined ? {} : { preflight: { refs: [...appliance.preflight.refs] } }),
   };
 }
 

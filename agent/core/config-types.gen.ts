@@ -464,6 +464,7 @@ export interface ApplianceConfig {
    * Clones: test copies of the appliance, each a second stack (its own containers, networks and host name <name>.<domain>) on a writable snapshot of the database and files. Never touches production data, never backed up; removed when it expires or its entry is deleted.
    */
   clones: CloneSpec[];
+  preflight?: PreflightSettings;
   /**
    * Per-appliance overrides of the app's services (non-secret; secrets belong in env.yml).
    */
@@ -668,6 +669,19 @@ export interface CloneSpec {
      */
     [k: string]: string | number | boolean;
   };
+}
+/**
+ * Pre-flight of proposed changes: the agent also follows the review refs matching `refs` (pull requests, merge requests, preflight/* branches). A new head that changes this appliance and is signed by a trusted signer (the same rules as the branch) is applied to a short-lived clone, migrations included; then the app's smoke_test command and the health checks run, and the result is posted as commit status appliance/<name>/preflight on the head, with the migration time. A head that is not signed gets a status saying why it was not tried. Read from the revision in force, never from the head under test.
+ */
+export interface PreflightSettings {
+  /**
+   * Ref patterns to follow, e.g. refs/pull/* /head (GitHub, Gitea, Forgejo), refs/merge-requests/* /head (GitLab), refs/heads/preflight/*. A * stands for one path segment or part of one.
+   *
+   * @minItems 1
+   *
+   * Items: A ref name pattern under refs/ (not refs/appliances/, where the status refs live).
+   */
+  refs: [string, ...string[]];
 }
 /**
  * Override for one service of the app.

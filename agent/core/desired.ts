@@ -28,6 +28,8 @@ export interface DesiredState {
   secretPaths: readonly string[];
   /** appliance.yml `clones` (absent: none). */
   clones?: DesiredClone[];
+  /** appliance.yml preflight: the review ref patterns this appliance pre-flights (absent: none). */
+  preflight?: { refs: readonly string[] };
 }
 
 /** One appliance.yml clone entry, resolved. */

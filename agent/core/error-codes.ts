@@ -139,6 +139,10 @@ export const ERROR_CODES = {
   PlanCycle: { kind: 'input', about: "the services' dependencies form a cycle" },
   PlanOutdated: { kind: 'refused', about: 'the machine changed since the plan was made' },
   PortNotPublished: { kind: 'failed', about: "a container's port is not published" },
+  PreflightYielded: {
+    kind: 'environment',
+    about: 'a pre-flight stopped because production needed the loop; it is tried again',
+  },
   RecipientInvalid: { kind: 'input', about: 'an age recipient is not valid' },
   RecoverDataPresent: { kind: 'refused', about: 'recovery was asked but the appliance already holds data' },
   RecoveryFilesEmpty: { kind: 'input', about: 'the recovery archive holds no files' },
@@ -169,6 +173,7 @@ export const ERROR_CODES = {
   SettingInvalid: { kind: 'input', about: 'a setting has an invalid value' },
   SettingIsSecret: { kind: 'input', about: 'a secret was given where a plain setting belongs' },
   SettingsMissing: { kind: 'input', about: 'required settings are missing' },
+  SmokeTestFailed: { kind: 'failed', about: "the app's smoke test failed on a pre-flight clone" },
   SnapshotAlreadyRestored: {
     kind: 'refused',
     about: 'the snapshot a restore_snapshot commit names was restored already',

@@ -7,6 +7,7 @@ import type { CloneStatus } from './clone.ts';
 
 import type { BackupView } from './backup-status.ts';
 import { certificateExpiring, type CertificateInfo } from './certificate-status.ts';
+import type { PreflightView } from './preflight.ts';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'BackupMissed' | 'CertificateExpiring';
 
@@ -78,6 +79,8 @@ export interface AgentStatus {
   lastCycleFinishedAt?: string;
   /** Backups (served in /status; not part of the persisted loop status). */
   backup?: BackupView;
+  /** Pre-flights of review heads, newest first (served in /status from the pre-flight state file). */
+  preflight?: PreflightView[];
   /** The ingress's TLS certificates (served in /status; read from its storage on each request). */
   certificates?: CertificateInfo[];
   /** Standing warnings about the agent's own configuration, e.g. unsigned commits allowed (served in /status). */

@@ -9,7 +9,7 @@ export interface ForgeStatusJob {
   forge: ForgeSettings;
   sha: string;
   context: string;
-  state: 'success' | 'failure' | 'error';
+  state: 'pending' | 'success' | 'failure' | 'error';
   description: string;
   targetUrl?: string;
 }
@@ -48,13 +48,22 @@ export class ForgeReporter {
 
   /** Called after each cycle; returns at once. */
   cycleFinished(outcome: CycleOutcome): void {
-    const forge = this.deps.settings();
     const status = outcomeStatus(outcome);
-    if (forge === undefined || status === undefined) return;
+    if (status !== undefined) this.post(status.sha, `appliance/${this.deps.name}`, status);
+  }
+
+  /** A pre-flight's result on a review head (`appliance/<name>/preflight`); returns at once. */
+  preflight(sha: string, status: Pick<ForgeStatusJob, 'state' | 'description'>): void {
+    this.post(sha, `appliance/${this.deps.name}/preflight`, status);
+  }
+
+  private post(sha: string, context: string, status: Pick<ForgeStatusJob, 'state' | 'description'>): void {
+    const forge = this.deps.settings();
+    if (forge === undefined) return;
     this.queue.push({
       forge,
-      sha: status.sha,
-      context: `appliance/${this.deps.name}`,
+      sha,
+      context,
       state: status.state,
       description: this.deps.scrub(status.description),
       ...(forge.target_url === undefined ? {} : { targetUrl: forge.target_url }),

@@ -135,6 +135,55 @@ export class Remote {
     return result.fetchHead;
   }
 
+  /** Every ref under `prefix` (e.g. `refs/pull/`) and its commit: one ref advertisement. */
+  async listRefs(prefix: string): Promise<{ ref: string; oid: string }[]> {
+    const refs = await this.guard('ls-remote', (http) =>
+      git.listServerRefs({ http, url: this.url, protocolVersion: 1, prefix, ...this.authArgs() }),
+    );
+    return refs.filter((r) => r.ref.startsWith(prefix)).map((r) => ({ ref: r.ref, oid: r.oid }));
+  }
+
+  /**
+   * Fetches the commit of one remote ref by its full name (`refs/pull/7/head`) into `gitdir`,
+   * `depth` commits deep, and returns that commit. No local ref is written.
+   */
+  async fetchRef(args: {
+    fs: Parameters<typeof git.fetch>[0]['fs'];
+    gitdir: string;
+    remoteRef: string;
+    depth: number;
+    cache: object;
+  }): Promise<string> {
+    const result = await this.guard('fetch', (http) =>
+      git
+        .fetch({
+          fs: args.fs,
+          http,
+          gitdir: args.gitdir,
+          url: this.url,
+          remote: 'review',
+          ref: 'HEAD',
+          remoteRef: args.remoteRef,
+          singleBranch: true,
+          tags: false,
+          depth: args.depth,
+          cache: args.cache,
+          ...this.authArgs(),
+        })
+        .catch((err: unknown) => {
+          // The ref went away between the listing and the fetch (a closed pull request).
+          if ((err as { code?: unknown }).code === 'NotFoundError') throw this.refMissing(args.remoteRef);
+          throw err;
+        }),
+    );
+    if (result.fetchHead === null) throw this.refMissing(args.remoteRef);
+    return result.fetchHead;
+  }
+
+  private refMissing(ref: string): AgentError {
+    return new AgentError('SourceBranchMissing', `${this.url} has no ref ${ref}`, { data: { url: this.url, ref } });
+  }
+
   private authArgs(): { headers: Record<string, string>; onAuth?: () => GitAuth; onAuthFailure?: () => GitAuth } {
     const auth = this.options.auth;
     if (auth === undefined) return { headers: {} };

@@ -109,14 +109,24 @@ async function removeTree(dir: string): Promise<void> {
     // Subvolumes inside (read-only snapshots cannot be emptied file by file): delete them first.
     const subs = await nestedSubvolumes(dir);
     if (subs.length === 0) throw new AgentError('SnapshotDeleteFailed', `cannot remove ${dir}`, { cause: err });
-    for (const sub of subs) await run('btrfs', ['subvolume', 'delete', sub], { timeoutMs: 10 * 60_000 });
+    for (const sub of subs) {
+      await run('btrfs', ['subvolume', 'delete', sub], { timeoutMs: 10 * 60_000 }).catch(async (e: unknown) => {
+        // The rm's other deletions were still under way when it failed: one may have taken it.
+        if (await exists(sub)) throw e;
+      });
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 async function nestedSubvolumes(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  // The failed rm may have taken part of the tree (an emptied writable subvolume goes with rmdir).
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  });
+  for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const p = path.join(dir, entry.name);
     if (await isSubvolume(p)) out.push(p);

@@ -42,6 +42,8 @@ export class Reconciler {
   private running: Promise<CycleOutcome> | undefined;
   /** A job run by `exclusive` (a backup): no cycle starts until it ends. */
   private holding: Promise<unknown> | undefined;
+  /** A job run by `background` (a pre-flight) beside the loop, and how to tell it to yield. */
+  private yielding: { done: Promise<unknown>; abort: AbortController } | undefined;
   private pending: { trigger: string; done: Promise<CycleOutcome> } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -81,6 +83,8 @@ export class Reconciler {
 
   /** Runs a cycle now, or right after the one in progress; resolves with its outcome. */
   trigger(reason: string): Promise<CycleOutcome> {
+    // Anything but the periodic poll means production needs the loop now: a background job yields.
+    if (reason !== 'poll') this.yieldLoop(`a ${reason} cycle`);
     const busy = this.busy();
     if (busy === undefined) return this.run(reason);
     this.pending ??= { trigger: reason, done: this.afterBusy(busy, reason) };
@@ -106,16 +110,51 @@ export class Reconciler {
     }
   }
 
-  /** Stops scheduling, aborts the cycle in progress and waits for it and any exclusive job to end. */
+  /**
+   * Runs `fn` in the loop's free time: it starts once no cycle runs or waits and no exclusive
+   * job runs, then runs beside the loop (cycles and exclusive jobs are not held back; `fn` may
+   * use `exclusive` itself) with a signal that aborts as soon as production needs the loop: a
+   * trigger other than the periodic poll (start, webhook, a manual sync). One such job at a time.
+   */
+  async background<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    for (
+      let b = this.busy() ?? this.pending?.done ?? this.yielding?.done;
+      b !== undefined;
+      b = this.busy() ?? this.pending?.done ?? this.yielding?.done
+    ) {
+      await b.catch(() => undefined);
+    }
+    if (this.stopped) throw new AgentError('Stopping', 'the agent is stopping');
+    const abort = new AbortController();
+    const job = fn(abort.signal);
+    const done = job.catch(() => undefined);
+    this.yielding = { done, abort };
+    try {
+      return await job;
+    } finally {
+      if (this.yielding.done === done) this.yielding = undefined;
+    }
+  }
+
+  /** Stops scheduling, aborts the cycle in progress and waits for it and any exclusive or background job to end. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.abort.abort(new AgentError('Stopping', 'the agent is stopping'));
-    await Promise.allSettled([this.running, this.holding, this.pending?.done]);
+    const stopping = new AgentError('Stopping', 'the agent is stopping');
+    this.abort.abort(stopping);
+    this.yielding?.abort.abort(stopping);
+    await Promise.allSettled([this.running, this.holding, this.yielding?.done, this.pending?.done]);
   }
 
   private busy(): Promise<unknown> | undefined {
     return this.running ?? this.holding;
+  }
+
+  /** Tells a background job to yield (it cleans up beside the cycle that made it yield). */
+  private yieldLoop(why: string): void {
+    const job = this.yielding;
+    if (job === undefined || job.abort.signal.aborted) return;
+    job.abort.abort(new AgentError('PreflightYielded', `yielded to production: ${why} needs the loop`));
   }
 
   /** The pending cycle: runs once neither a cycle nor an exclusive job is in progress. */
