@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { isAgentError } from '../../agent/core/errors.ts';
-import { Reconciler } from '../../agent/engine/reconciler.ts';
-import { createLogger } from '../../agent/lib/log.ts';
+import { isAgentError } from '../../../agent/core/errors.ts';
+import { Reconciler } from '../../../agent/engine/loop/schedule.ts';
+import { createLogger } from '../../../agent/lib/log.ts';
 
 const quiet = createLogger({
   destination: new Writable({
