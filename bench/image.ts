@@ -91,11 +91,15 @@ async function bootToApp(image: string, work: string): Promise<{ toApp: number; 
   let vm: Vm | undefined;
   try {
     // The ingress on the guest's own 80/443 (a hostfwd reaches the guest's address, not its loopback).
-    await fleet.commit('ingress on the VM ports', (files) =>
-      files.env((doc) => {
+    // PostgreSQL's first start under TCG on a busy host can take longer than the demo's 60 s.
+    await fleet.commit('ingress on the VM ports, a health timeout for TCG', async (files) => {
+      await files.env((doc) => {
         doc.setIn(['ingress'], { http_port: 80, https_port: HTTPS_PORT, host_ip: '0.0.0.0' });
-      }),
-    );
+      });
+      await files.appliance((doc) => {
+        doc.setIn(['policies', 'rollback', 'health_timeout_seconds'], 600);
+      });
+    });
     const dir = join(work, 'vm-app');
     await mkdir(dir);
     const hostPorts = [Number(new URL(fleet.repoUrl).port), Number(env.registry.url.split(':')[1])];

@@ -44,11 +44,15 @@ describe('the appliance image in a VM', { timeout: 60 * 60_000 }, () => {
     work = await mkdtemp(join(tmpdir(), 'appliance-vm-'));
     fleet = await createFleet({ root: join(work, 'fleet'), env, pollSeconds: 10, dataPath: '/data' });
     // The ingress on the guest's own 80/443 (a hostfwd reaches the guest's address, not its loopback).
-    head = await fleet.commit('ingress on the VM ports', (files) =>
-      files.env((doc) => {
+    // PostgreSQL's first start under TCG on a busy host can take longer than the demo's 60 s.
+    head = await fleet.commit('ingress on the VM ports, a health timeout for TCG', async (files) => {
+      await files.env((doc) => {
         doc.setIn(['ingress'], { http_port: 80, https_port: GUEST_HTTPS_PORT, host_ip: '0.0.0.0' });
-      }),
-    );
+      });
+      await files.appliance((doc) => {
+        doc.setIn(['policies', 'rollback', 'health_timeout_seconds'], 600);
+      });
+    });
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', sshKey()]);
     const hostPorts = [Number(new URL(fleet.repoUrl).port), Number(env.registry.url.split(':')[1])];
     const dir = join(work, 'vm');
