@@ -136,10 +136,15 @@ async function bootToApp(image: string, work: string): Promise<{ toApp: number; 
       return res.status === 200 && /"rows"/.test(res.body.toString());
     });
     const toApp = (performance.now() - t0) / 1000;
-    const status = JSON.parse(
-      (await httpRequest(`http://127.0.0.1:${ports[AGENT_PORT]}/status`, { timeoutMs: 5000 })).body.toString(),
-    ) as { history: { outcome: string; startedAt: string; finishedAt: string }[] };
-    const applied = status.history.find((h) => h.outcome === 'applied');
+    // The ingress routes to the app inside the apply: its cycle is in the history a little later.
+    type CycleRow = { outcome: string; startedAt: string; finishedAt: string };
+    let applied: CycleRow | undefined;
+    await until(5 * 60_000, async () => {
+      const res = await httpRequest(`http://127.0.0.1:${ports[AGENT_PORT]}/status`, { timeoutMs: 5000 });
+      const status = JSON.parse(res.body.toString()) as { history: CycleRow[] };
+      applied = status.history.find((h) => h.outcome === 'applied');
+      return applied !== undefined;
+    });
     const apply = applied === undefined ? NaN : (Date.parse(applied.finishedAt) - Date.parse(applied.startedAt)) / 1000;
     return { toApp, apply };
   } finally {
