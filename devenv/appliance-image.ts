@@ -37,9 +37,12 @@ export async function imageKey(): Promise<string> {
 /**
  * The appliance image for the current sources: built by packer/build.sh on first use (as root;
  * ~10 min under TCG, the rootfs cached apart), then reused until an input changes. Returns the
- * path of its qcow2.
+ * path of its qcow2. APPLIANCE_IMAGE names a qcow2 to use instead.
  */
 export async function ensureImage(progress: (line: string) => void = () => undefined): Promise<string> {
+  // An image built apart (by hand, or from other sources), taken as it is.
+  const given = process.env['APPLIANCE_IMAGE'];
+  if (given !== undefined && given !== '') return given;
   const key = await imageKey();
   const images = join(imageCacheDir(), 'images');
   const dir = join(images, key);

@@ -7,6 +7,13 @@ import { run } from '../agent/lib/exec.ts';
 import { renderSeedUserData } from '../agent/provision/seed-user-data.ts';
 import { freePort } from './fleet.ts';
 
+/**
+ * Drive options of the test VMs' disks, which are scratch files: the guest's flushes (docker
+ * extracting layers, PostgreSQL) are not passed on to the host's disk, which is shared and
+ * slow; the guest still sees its own writes, across reboots too.
+ */
+const SCRATCH = 'cache=unsafe';
+
 /** The address in the guest that reaches the host's loopback servers (qemu guestfwd). */
 export const GUEST_HOST_ADDR = '10.0.2.100';
 
@@ -15,7 +22,7 @@ export interface VmOptions {
   image: string;
   workDir: string;
   /** The NoCloud seed ISO, if any. */
-  seedIso?: string;
+  seedIso?: string | undefined;
   /** Scratch data disks (qcow2 files in `workDir`, kept across `startVm` calls with the same names). */
   dataDisks?: readonly { name: string; sizeMb: number }[];
   /** Guest TCP ports reachable from the host on 127.0.0.1 (hostfwd). */
@@ -60,11 +67,11 @@ function accessible(path: string): boolean {
 export async function startVm(options: VmOptions): Promise<Vm> {
   const overlay = join(options.workDir, 'root.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', options.image, '-F', 'qcow2', overlay]);
-  const drives = [`-drive`, `file=${overlay},if=virtio,format=qcow2`];
+  const drives = [`-drive`, `file=${overlay},if=virtio,format=qcow2,${SCRATCH}`];
   for (const d of options.dataDisks ?? []) {
     const file = join(options.workDir, `${d.name}.qcow2`);
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, `${d.sizeMb}M`]);
-    drives.push('-drive', `file=${file},if=virtio,format=qcow2`);
+    drives.push('-drive', `file=${file},if=virtio,format=qcow2,${SCRATCH}`);
   }
   if (options.seedIso !== undefined) drives.push('-drive', `file=${options.seedIso},media=cdrom,readonly=on`);
   return launch(options, drives);
@@ -72,9 +79,9 @@ export async function startVm(options: VmOptions): Promise<Vm> {
 
 /** Boots again with the same disks (the overlay and data disks as the last run left them). */
 export async function restartVm(options: VmOptions): Promise<Vm> {
-  const drives = ['-drive', `file=${join(options.workDir, 'root.qcow2')},if=virtio,format=qcow2`];
+  const drives = ['-drive', `file=${join(options.workDir, 'root.qcow2')},if=virtio,format=qcow2,${SCRATCH}`];
   for (const d of options.dataDisks ?? [])
-    drives.push('-drive', `file=${join(options.workDir, `${d.name}.qcow2`)},if=virtio,format=qcow2`);
+    drives.push('-drive', `file=${join(options.workDir, `${d.name}.qcow2`)},if=virtio,format=qcow2,${SCRATCH}`);
   if (options.seedIso !== undefined) drives.push('-drive', `file=${options.seedIso},media=cdrom,readonly=on`);
   return launch(options, drives);
 }

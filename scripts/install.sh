@@ -56,6 +56,8 @@ if $image; then
   # The image must not carry this build's identity: cloud-init runs again on the first boot,
   # with a new machine id and new SSH host keys.
   cloud-init clean --logs
+  # cloud-init named the build machine: the image's own name (a seed's meta-data may rename it).
+  echo appliance >/etc/hostname
   rm -f /etc/ssh/ssh_host_*
   truncate -s 0 /etc/machine-id
   rm -f /var/lib/dbus/machine-id

@@ -203,7 +203,15 @@ async function loadEnv(ctx: LoadContext, file: string): Promise<EnvOutcome> {
     plain = await ctx.decrypt(text, file);
   } catch (err) {
     if (!isAgentError(err)) throw err;
-    return { errors: [{ file, path: '', message: `cannot decrypt (${err.code}): ${err.message}` }], warnings: [] };
+    // A seed whose identity env.yml is not encrypted for: say what fixes it.
+    const hint =
+      err.code === 'SopsNoIdentity'
+        ? "; encrypt env.yml for the appliance's key too (appliance config rotate --recipient <its key>) or boot it with the seed made for this env.yml"
+        : '';
+    return {
+      errors: [{ file, path: '', message: `cannot decrypt (${err.code}): ${err.message}${hint}` }],
+      warnings: [],
+    };
   }
   const { sops: _metadata, ...tree } = plain;
   if (JSON.stringify(tree).length > ctx.maxBytes) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonObject } from '../core/json.ts';
-import { unwrapDataKey, wrapDataKey } from './age-keys.ts';
+import { identityToRecipient, unwrapDataKey, wrapDataKey } from './age-keys.ts';
 import { sopsError } from './errors.ts';
 import type { AgeEntry, SopsMetadata } from './metadata.ts';
 import { openWithKey, parseSopsFile } from './open.ts';
@@ -147,10 +147,17 @@ async function openSops(text: string, opts: DecryptOptions): Promise<Opened> {
   if (metadata.age.length === 0)
     throw sopsError('SopsUnsupportedKeys', opts.file, keyProblem(metadata), { keyTypes: metadata.otherKeyTypes });
   const dataKey = await unwrapDataKey(metadata.age, opts.identities, opts.file);
-  if (dataKey === undefined)
-    throw sopsError('SopsNoIdentity', opts.file, 'none of the given age identities can decrypt the data key', {
-      recipients: metadata.age.map((a) => a.recipient),
-    });
+  if (dataKey === undefined) {
+    // Public keys only: which key this side has and which keys the file is for.
+    const recipients = metadata.age.map((a) => a.recipient);
+    const mine = await Promise.all(opts.identities.map((i) => identityToRecipient(i).catch(() => '(unreadable)')));
+    throw sopsError(
+      'SopsNoIdentity',
+      opts.file,
+      `none of the given age identities can decrypt the data key: they are for ${mine.join(', ') || 'no key'}, the file is encrypted for ${recipients.join(', ')}`,
+      { recipients, identities: mine },
+    );
+  }
   return { format, dataKey, metadata, ...openWithKey(docs, metadata, dataKey, opts.file) };
 }
 
