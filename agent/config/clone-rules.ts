@@ -1,7 +1,7 @@
 import type { JsonValue } from '../core/json.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import type { Findings } from './app-rules.ts';
-import type { AppDefinition, ApplianceConfig } from '../core/config-types.gen.ts';
+import type { ApplianceDocs } from './appliance-docs.ts';
 
 /** Names the agent gives its own containers beside a service's (an interrupted replace). */
 const SUFFIXES = ['', '-next', '-prev'];
@@ -12,14 +12,7 @@ const SUFFIXES = ['', '-next', '-prev'];
  * (`<appliance>-<service>`, with -next/-prev) and a clone is not named like a service; clones need snapshot support (a data or database
  * volume under the data path); a clone setting is an app setting, never one of its secrets.
  */
-export function checkClones(d: {
-  app: AppDefinition;
-  appFile: string;
-  appliance: ApplianceConfig;
-  applianceFile: string;
-  envTree: JsonValue;
-  envFile: string;
-}): Findings {
+export function checkClones(d: ApplianceDocs): Findings {
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const file = d.applianceFile;

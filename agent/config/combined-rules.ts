@@ -5,20 +5,9 @@ import { commandEntries, type Findings } from './app-rules.ts';
 import { checkClones } from './clone-rules.ts';
 import { checkPreflight } from './preflight-rules.ts';
 import { refProblem, valueRefs } from './refs.ts';
-import type { AppDefinition, ApplianceConfig, EnvConfig } from '../core/config-types.gen.ts';
+import type { ApplianceDocs } from './appliance-docs.ts';
 
-/** The three documents of one appliance, each already valid against its schema. */
-export interface ApplianceDocs {
-  app: AppDefinition;
-  appFile: string;
-  appliance: ApplianceConfig;
-  applianceFile: string;
-  /** Decrypted env.yml, or the encrypted tree (keys readable, values ENC[…]) when not decrypted. */
-  envTree: JsonValue;
-  /** Set when env.yml was decrypted and validated with the full schema. */
-  env?: EnvConfig;
-  envFile: string;
-}
+export type { ApplianceDocs } from './appliance-docs.ts';
 
 /**
  * Rules across files: appliance.yml names only services the app has and every service ends up

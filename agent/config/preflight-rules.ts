@@ -1,21 +1,13 @@
-import type { JsonValue } from '../core/json.ts';
 import type { ConfigIssue } from '../core/result.ts';
 import type { Findings } from './app-rules.ts';
-import type { AppDefinition, ApplianceConfig } from '../core/config-types.gen.ts';
+import type { ApplianceDocs } from './appliance-docs.ts';
 
 /**
  * Rules for appliance.yml `preflight`: patterns are plain per-segment globs; a pre-flight runs on
  * a clone, so it needs snapshot support; without a smoke_test command only the health checks
  * judge the head, and without env.yml `forge` its results reach no commit (both warned about).
  */
-export function checkPreflight(d: {
-  app: AppDefinition;
-  appFile: string;
-  appliance: ApplianceConfig;
-  applianceFile: string;
-  envTree: JsonValue;
-  envFile: string;
-}): Findings {
+export function checkPreflight(d: ApplianceDocs): Findings {
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const preflight = d.appliance.preflight;

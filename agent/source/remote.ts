@@ -103,36 +103,18 @@ export class Remote {
     cache: object;
   }): Promise<string> {
     const remoteRef = `refs/heads/${args.branch}`;
-    const result = await this.guard('fetch', (http) =>
-      git
-        .fetch({
-          fs: args.fs,
-          http,
-          gitdir: args.gitdir,
-          url: this.url,
-          remote: 'origin',
-          // `ref` names the local ref whose commit is offered as "have"; `remoteRef` is what we want.
-          ref: `refs/remotes/origin/${args.branch}`,
-          remoteRef,
-          singleBranch: true,
-          tags: false,
-          cache: args.cache,
-          ...(args.depth === undefined ? {} : { depth: args.depth }),
-          ...this.authArgs(),
-        })
-        .catch((err: unknown) => {
-          // A first clone fetches without polling first, so a missing branch shows up here.
-          const e = err as { code?: unknown; data?: { what?: unknown } };
-          if (e.code === 'NotFoundError' && e.data?.what === remoteRef) throw this.branchMissing(args.branch);
-          throw err;
-        }),
+    const head = await this.fetchOne(
+      // `ref` names the local ref whose commit is offered as "have"; `remoteRef` is what we want.
+      { ...args, remote: 'origin', ref: `refs/remotes/origin/${args.branch}`, remoteRef },
+      // A first clone fetches without polling first, so a missing branch shows up here.
+      (what) => (what === remoteRef ? this.branchMissing(args.branch) : undefined),
     );
-    if (result.fetchHead === null) {
+    if (head === null) {
       throw new AgentError('SourceBranchMissing', `${this.url} has no branches`, {
         data: { url: this.url, branch: args.branch },
       });
     }
-    return result.fetchHead;
+    return head;
   }
 
   /** Every ref under `prefix` (e.g. `refs/pull/`) and its commit: one ref advertisement. */
@@ -154,6 +136,26 @@ export class Remote {
     depth: number;
     cache: object;
   }): Promise<string> {
+    // The ref went away between the listing and the fetch (a closed pull request).
+    const missing = (): AgentError => this.refMissing(args.remoteRef);
+    const head = await this.fetchOne({ ...args, remote: 'review', ref: 'HEAD' }, missing);
+    if (head === null) throw missing();
+    return head;
+  }
+
+  /** One branch or ref, no tags; `missing` turns isomorphic-git's NotFoundError into ours. */
+  private async fetchOne(
+    args: {
+      fs: Parameters<typeof git.fetch>[0]['fs'];
+      gitdir: string;
+      remote: string;
+      ref: string;
+      remoteRef: string;
+      depth?: number;
+      cache: object;
+    },
+    missing: (what: unknown) => AgentError | undefined,
+  ): Promise<string | null> {
     const result = await this.guard('fetch', (http) =>
       git
         .fetch({
@@ -161,22 +163,21 @@ export class Remote {
           http,
           gitdir: args.gitdir,
           url: this.url,
-          remote: 'review',
-          ref: 'HEAD',
+          remote: args.remote,
+          ref: args.ref,
           remoteRef: args.remoteRef,
           singleBranch: true,
           tags: false,
-          depth: args.depth,
           cache: args.cache,
+          ...(args.depth === undefined ? {} : { depth: args.depth }),
           ...this.authArgs(),
         })
         .catch((err: unknown) => {
-          // The ref went away between the listing and the fetch (a closed pull request).
-          if ((err as { code?: unknown }).code === 'NotFoundError') throw this.refMissing(args.remoteRef);
+          const e = err as { code?: unknown; data?: { what?: unknown } };
+          if (e.code === 'NotFoundError') throw missing(e.data?.what) ?? err;
           throw err;
         }),
     );
-    if (result.fetchHead === null) throw this.refMissing(args.remoteRef);
     return result.fetchHead;
   }
 
