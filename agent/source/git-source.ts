@@ -9,7 +9,7 @@ import type { Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
 import { readAcceptedState, writeAcceptedState, type AcceptedState } from './accepted-state.ts';
 import type { GitCredentials } from './credentials.ts';
-import { parseSourceUrl, Remote } from './remote.ts';
+import { openRemote, type Remote } from './remote.ts';
 import { SignatureVerifier, type TrustedSigner, type VerifiedSignature } from './signatures.ts';
 import { compactPacks } from './compact-packs.ts';
 import { LocalStores, storeCorrupt, type Store } from './local-stores.ts';
@@ -96,28 +96,19 @@ export class GitSource {
     deps: GitSourceDeps,
     private readonly options: GitSourceOptions,
   ) {
-    const parsed = parseSourceUrl(options.url, { allowInsecureHttp: options.allowInsecureHttp === true });
-    this.url = parsed.url;
+    const opened = openRemote(options.url, { ...options, http: deps.http ?? nodeHttp, secrets: deps.secrets });
+    this.url = opened.url;
+    this.remote = opened.remote;
     this.fs = deps.fs ?? nodeFs;
     this.now = deps.now ?? (() => new Date());
     this.log = deps.log.child({ component: 'source', url: this.url, branch: options.branch });
-    if (parsed.auth !== undefined) {
+    if (opened.urlHadAuth) {
       this.log.warn(
         options.auth === undefined
           ? 'the config repo URL contains credentials; they are used but belong in the credentials file'
           : 'the config repo URL contains credentials; they are ignored in favour of the credentials file',
       );
     }
-    const auth = options.auth ?? parsed.auth;
-    const secrets = deps.secrets ?? new SecretRegistry();
-    if (auth?.password === '') secrets.add(auth.username);
-    this.remote = new Remote({
-      url: this.url,
-      http: deps.http ?? nodeHttp,
-      auth,
-      timeoutMs: options.timeoutMs ?? 60_000,
-      secrets,
-    });
     this.stateDir = resolve(options.stateDir);
     this.stateFile = join(this.stateDir, 'source.json');
     this.stores = new LocalStores(this.stateDir, this.fs, this.url, options.branch);

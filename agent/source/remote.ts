@@ -1,7 +1,7 @@
 import git, { type HttpClient, type GitAuth } from 'isomorphic-git';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
 import { isLoopbackHost } from '../core/loopback.ts';
-import type { SecretRegistry } from '../lib/secrets.ts';
+import { SecretRegistry } from '../lib/secrets.ts';
 import type { GitCredentials } from './credentials.ts';
 
 /** A remote URL split into the part that may be shown and the credentials it carried. */
@@ -57,6 +57,35 @@ export interface RemoteOptions {
   timeoutMs: number;
   /** Values to mask in error text (the credentials are added). */
   secrets: SecretRegistry;
+}
+
+/**
+ * The remote of a config repo URL, checked by parseSourceUrl. Credentials given apart win over
+ * any in the URL (`urlHadAuth` says whether it had some, to warn); a token sent as the user name
+ * (empty password) is masked like a password.
+ */
+export function openRemote(
+  url: string,
+  options: {
+    allowInsecureHttp?: boolean;
+    auth?: GitCredentials;
+    timeoutMs?: number;
+    http: HttpClient;
+    secrets?: SecretRegistry | undefined;
+  },
+): { remote: Remote; url: string; urlHadAuth: boolean } {
+  const parsed = parseSourceUrl(url, { allowInsecureHttp: options.allowInsecureHttp === true });
+  const auth = options.auth ?? parsed.auth;
+  const secrets = options.secrets ?? new SecretRegistry();
+  if (auth?.password === '') secrets.add(auth.username);
+  const remote = new Remote({
+    url: parsed.url,
+    http: options.http,
+    auth,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    secrets,
+  });
+  return { remote, url: parsed.url, urlHadAuth: parsed.auth !== undefined };
 }
 
 /**

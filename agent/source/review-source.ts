@@ -9,7 +9,7 @@ import { refPrefix, reviewHeads, type RemoteRef } from '../core/review-refs.ts';
 import type { Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
 import type { GitCredentials } from './credentials.ts';
-import { parseSourceUrl, Remote } from './remote.ts';
+import { openRemote, type Remote } from './remote.ts';
 import { SignatureVerifier, type TrustedSigner, type VerifiedSignature } from './signatures.ts';
 import { gitTreeReader, type GitFs } from './tree-reader.ts';
 
@@ -52,16 +52,10 @@ export class ReviewSource {
     deps: ReviewSourceDeps,
     private readonly options: ReviewSourceOptions,
   ) {
-    const parsed = parseSourceUrl(options.url, { allowInsecureHttp: options.allowInsecureHttp === true });
-    this.url = parsed.url;
+    const opened = openRemote(options.url, { ...options, http: deps.http ?? nodeHttp, secrets: deps.secrets });
+    this.url = opened.url;
+    this.remote = opened.remote;
     this.fs = deps.fs ?? nodeFs;
-    this.remote = new Remote({
-      url: parsed.url,
-      http: deps.http ?? nodeHttp,
-      auth: options.auth ?? parsed.auth,
-      timeoutMs: options.timeoutMs ?? 60_000,
-      secrets: deps.secrets ?? new SecretRegistry(),
-    });
     this.gitdir = join(resolve(options.stateDir), 'review.git');
   }
 
