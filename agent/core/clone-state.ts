@@ -83,10 +83,11 @@ export function cloneDesired(
       services,
       volumes: desired.app.volumes
         .filter((v) => used.has(v.name))
+        // A clone is never backed up: none of its volumes says otherwise, whoever reads them.
         .map((v) =>
           v.hostPath === undefined
-            ? v
-            : { ...v, hostPath: `${v.kind === 'volatile' ? dirs.volatileDir : dirs.dataDir}/${v.name}` },
+            ? { ...v, backup: false }
+            : { ...v, backup: false, hostPath: `${v.kind === 'volatile' ? dirs.volatileDir : dirs.dataDir}/${v.name}` },
         ),
       networks: desired.app.networks.filter((n) => nets.has(n.name)),
       commands,
