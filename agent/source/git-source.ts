@@ -10,7 +10,8 @@ import { SecretRegistry } from '../lib/secrets.ts';
 import { readAcceptedState, writeAcceptedState, type AcceptedState } from './accepted-state.ts';
 import type { GitCredentials } from './credentials.ts';
 import { openRemote, type Remote } from './remote.ts';
-import { SignatureVerifier, type TrustedSigner, type VerifiedSignature } from './signatures.ts';
+import type { TrustedSigner, VerifiedSignature } from './signatures.ts';
+import { CommitSignatures } from './commit-signatures.ts';
 import { compactPacks } from './compact-packs.ts';
 import { LocalStores, storeCorrupt, type Store } from './local-stores.ts';
 import { gitTreeReader, type GitFs } from './tree-reader.ts';
@@ -89,7 +90,7 @@ export class GitSource {
   /** Store → commit, for readers that found the store damaged; the next sync replaces it. */
   private readonly distrusted = new Map<string, string>();
   private compacted = false;
-  private verifier: Promise<SignatureVerifier> | undefined;
+  private readonly signatures: CommitSignatures;
   private inflight: Promise<SyncResult> | undefined;
 
   constructor(
@@ -99,6 +100,7 @@ export class GitSource {
     const opened = openRemote(options.url, { ...options, http: deps.http ?? nodeHttp, secrets: deps.secrets });
     this.url = opened.url;
     this.remote = opened.remote;
+    this.signatures = new CommitSignatures(options.trustedSigners, this.url);
     this.fs = deps.fs ?? nodeFs;
     this.now = deps.now ?? (() => new Date());
     this.log = deps.log.child({ component: 'source', url: this.url, branch: options.branch });
@@ -290,21 +292,14 @@ export class GitSource {
     return { readFile: (rel) => watch(reader().readFile(rel)), listDir: (rel) => watch(reader().listDir(rel)) };
   }
 
-  private async checkSignature(gitdir: string, commit: string): Promise<VerifiedSignature | undefined> {
-    const signers = this.options.trustedSigners;
-    if (signers === undefined) return undefined;
-    this.verifier ??= SignatureVerifier.create(signers);
-    const verifier = await this.verifier.catch((err: unknown) => {
-      this.verifier = undefined;
-      throw err;
+  private checkSignature(gitdir: string, commit: string): Promise<VerifiedSignature | undefined> {
+    return this.signatures.check(commit, async () => {
+      const { object } = await this.localStep('read', () =>
+        // eslint-disable-next-line @typescript-eslint/no-deprecated -- the one API that returns a commit's raw bytes, which signatures are checked over
+        git.readObject({ fs: this.fs, gitdir, oid: commit, format: 'content', cache: this.stores.cache }),
+      );
+      return object;
     });
-    const { object } = await this.localStep('read', () =>
-      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the one API that returns a commit's raw bytes, which signatures are checked over
-      git.readObject({ fs: this.fs, gitdir, oid: commit, format: 'content', cache: this.stores.cache }),
-    );
-    if (!(object instanceof Uint8Array))
-      throw storeCorrupt(this.url, 'read', new Error('commit object is not raw bytes'));
-    return verifier.verify(commit, object);
   }
 
   private async checkDescent(gitdir: string, from: string, to: string): Promise<void> {

@@ -9,8 +9,9 @@ import { refPrefix, reviewHeads, type RemoteRef } from '../core/review-refs.ts';
 import type { Logger } from '../lib/log.ts';
 import { SecretRegistry } from '../lib/secrets.ts';
 import type { GitCredentials } from './credentials.ts';
+import { CommitSignatures } from './commit-signatures.ts';
 import { openRemote, type Remote } from './remote.ts';
-import { SignatureVerifier, type TrustedSigner, type VerifiedSignature } from './signatures.ts';
+import type { TrustedSigner, VerifiedSignature } from './signatures.ts';
 import { gitTreeReader, type GitFs } from './tree-reader.ts';
 
 export interface ReviewSourceDeps {
@@ -46,7 +47,7 @@ export class ReviewSource {
   /** The URL without credentials, for errors. */
   private readonly url: string;
   private readonly cache: object = {};
-  private verifier: Promise<SignatureVerifier> | undefined;
+  private readonly signatures: CommitSignatures;
 
   constructor(
     deps: ReviewSourceDeps,
@@ -55,6 +56,7 @@ export class ReviewSource {
     const opened = openRemote(options.url, { ...options, http: deps.http ?? nodeHttp, secrets: deps.secrets });
     this.url = opened.url;
     this.remote = opened.remote;
+    this.signatures = new CommitSignatures(options.trustedSigners, this.url);
     this.fs = deps.fs ?? nodeFs;
     this.gitdir = join(resolve(options.stateDir), 'review.git');
   }
@@ -107,25 +109,18 @@ export class ReviewSource {
    * Checks the signature of a fetched head: the signer, or undefined when the branch takes
    * unsigned commits (no signers configured). Throws UnsignedCommit, UntrustedSigner or BadSignature.
    */
-  async verify(oid: string): Promise<VerifiedSignature | undefined> {
-    const signers = this.options.trustedSigners;
-    if (signers === undefined) return undefined;
-    this.verifier ??= SignatureVerifier.create(signers);
-    const verifier = await this.verifier.catch((err: unknown) => {
-      this.verifier = undefined;
-      throw err;
+  verify(oid: string): Promise<VerifiedSignature | undefined> {
+    return this.signatures.check(oid, async () => {
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the one API that returns a commit's raw bytes, which signatures are checked over
+      const { object } = await git.readObject({
+        fs: this.fs,
+        gitdir: this.gitdir,
+        oid,
+        format: 'content',
+        cache: this.cache,
+      });
+      return object;
     });
-    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the one API that returns a commit's raw bytes, which signatures are checked over
-    const { object } = await git.readObject({
-      fs: this.fs,
-      gitdir: this.gitdir,
-      oid,
-      format: 'content',
-      cache: this.cache,
-    });
-    if (!(object instanceof Uint8Array))
-      throw storeCorrupt(this.url, 'read', new Error('commit object is not raw bytes'));
-    return verifier.verify(oid, object);
   }
 
   private async has(oid: string): Promise<boolean> {
