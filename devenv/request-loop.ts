@@ -18,6 +18,24 @@ export function requestLoop(
   url: string,
   options: { method?: string; servername?: string; pauseMs?: number; max?: number } = {},
 ): RequestLoop {
+  // An empty body said as such: a chunked one the app does not read can be reset on close.
+  const length = options.method === 'POST' ? { 'Content-Length': '0' } : {};
+  return loop(options, () =>
+    httpRequest(url, {
+      method: options.method ?? 'GET',
+      timeoutMs: 15_000,
+      headers: { ...length, ...(options.servername === undefined ? {} : { Host: options.servername }) },
+      ...(options.servername === undefined ? {} : { tls: { servername: options.servername } }),
+    }),
+  );
+}
+
+/** Sends `send()` one after another, `pauseMs` apart, until stopped or `max` were sent. */
+function loop(
+  options: { pauseMs?: number; max?: number },
+  send: () => Promise<HttpAnswer>,
+  close?: () => void,
+): RequestLoop {
   const results: LoopResult[] = [];
   const state = { stopped: false };
   const max = options.max ?? 5_000;
@@ -25,15 +43,7 @@ export function requestLoop(
     while (!state.stopped && results.length < max) {
       const at = Date.now();
       try {
-        // An empty body said as such: a chunked one the app does not read can be reset on close.
-        const length = options.method === 'POST' ? { 'Content-Length': '0' } : {};
-        const answer = await httpRequest(url, {
-          method: options.method ?? 'GET',
-          timeoutMs: 15_000,
-          headers: { ...length, ...(options.servername === undefined ? {} : { Host: options.servername }) },
-          ...(options.servername === undefined ? {} : { tls: { servername: options.servername } }),
-        });
-        results.push({ at, answer });
+        results.push({ at, answer: await send() });
       } catch (err) {
         results.push({ at, error: (err as Error).message });
       }
@@ -44,6 +54,7 @@ export function requestLoop(
     async stop() {
       state.stopped = true;
       await run;
+      close?.();
       return results;
     },
   };
@@ -58,9 +69,6 @@ export function keepAliveLoop(
   url: string,
   options: { servername: string; http2?: boolean; pauseMs?: number; max?: number },
 ): RequestLoop {
-  const results: LoopResult[] = [];
-  const state = { stopped: false };
-  const max = options.max ?? 5_000;
   const target = new URL(url);
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
   let session: http2.ClientHttp2Session | undefined;
@@ -105,24 +113,12 @@ export function keepAliveLoop(
       req.on('error', reject);
       req.end();
     });
-  const run = (async (): Promise<void> => {
-    while (!state.stopped && results.length < max) {
-      const at = Date.now();
-      try {
-        results.push({ at, answer: await (options.http2 === true ? h2() : h1()) });
-      } catch (err) {
-        results.push({ at, error: (err as Error).message });
-      }
-      await new Promise((r) => setTimeout(r, options.pauseMs ?? 20));
-    }
-  })();
-  return {
-    async stop() {
-      state.stopped = true;
-      await run;
+  return loop(
+    options,
+    () => (options.http2 === true ? h2() : h1()),
+    () => {
       agent.destroy();
       session?.close();
-      return results;
     },
-  };
+  );
 }
