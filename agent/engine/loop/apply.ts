@@ -30,10 +30,16 @@ export interface ApplyPlanOptions {
   desired: DesiredState;
   specKey: string;
   now?: () => Date;
+  /**
+   * How many steps run at once (default 1). Only for a plan whose steps are independent and
+   * change nothing a running app sees: the download phase.
+   */
+  parallel?: number;
 }
 
 /**
- * Runs a plan's steps one after another (never in parallel: they change the machine). Each
+ * Runs a plan's steps one after another (they change the machine; only a download phase runs
+ * side by side, see `parallel`). Each
  * step's undo goes on a stack; when a step fails or the signal aborts, the stack is unwound in
  * reverse, so the machine is left as it was before this apply. When all steps succeeded, the
  * commits run (in step order): what was kept for undoing is dropped. Every transition is
@@ -65,26 +71,41 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
   const done: { step: Step; undo: Undo | undefined }[] = [];
   await journal.begin(plan);
   let failure: AgentError | undefined;
-  for (const step of plan.steps) {
-    if (options.signal?.aborted === true) {
-      failure = new AgentError('ApplyAborted', 'the apply was aborted', { cause: options.signal.reason });
-      break;
+  // Side by side, the first failure stops the others: its own controller, tied to the caller's.
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const runOne = async (step: Step): Promise<void> => {
+    if (stop.signal.aborted) {
+      failure ??= new AgentError('ApplyAborted', 'the apply was aborted', { cause: stop.signal.reason });
+      return;
     }
     const slog = log.child({ step: step.id });
     await journal.step(step.id, 'started');
     slog.info({ reason: step.reason, risk: step.risk }, `${step.action} ${subjectOf(step)}`);
     try {
-      const undo = await run(executors, step, ctxFor(step, slog));
+      const undo = await run(executors, step, { ...ctxFor(step, slog), signal: stop.signal });
       done.push({ step, undo });
       setOutcome(changes, step.id, 'applied');
       await journal.step(step.id, 'done');
     } catch (err) {
-      failure = toAgentError(err, step);
-      setOutcome(changes, step.id, 'failed');
+      const error = toAgentError(err, step);
+      setOutcome(changes, step.id, stop.signal.aborted && failure !== undefined ? 'not-run' : 'failed');
       await journal.step(step.id, 'failed');
-      slog.error({ err: failure }, `${step.id} failed: ${failure.message}`);
-      break;
+      if (failure === undefined) slog.error({ err: error }, `${step.id} failed: ${error.message}`);
+      failure ??= error;
+      stop.abort(error);
     }
+  };
+  const queue = [...plan.steps];
+  const worker = async (): Promise<void> => {
+    for (let step = queue.shift(); step !== undefined && failure === undefined; step = queue.shift())
+      await runOne(step);
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? 1) }, worker));
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
   if (failure !== undefined) {
     await journal.status('rolling-back', { code: failure.code, message: failure.message });

@@ -23,6 +23,12 @@ import { Journal, isInterrupted, type JournalOptions, type JournalRecord } from 
 import { recoverInterrupted, type Recovery } from './crash-recovery.ts';
 import { loadSpecKey, readInventory, readMigratedBack, writeInventory, writeMigratedBack } from '../state-files.ts';
 
+/**
+ * Image pulls at once in the download phase: a first start pulls every image, and one pull
+ * alone leaves the link or a CPU (unpacking) idle; Docker downloads a pull's layers 3 at a time.
+ */
+const PARALLEL_DOWNLOADS = 3;
+
 export interface ConvergeOptions {
   desired: DesiredState;
   driver: MachineDriver;
@@ -179,13 +185,14 @@ async function applyRevision(options: ConvergeOptions): Promise<ApplyResult> {
       ...extra,
     };
   }
-  const run = (p: Plan): Promise<ApplyOutcome> =>
+  const run = (p: Plan, parallel = 1): Promise<ApplyOutcome> =>
     applyPlan(p, driver.executors, {
       journal,
       log,
       desired,
       specKey,
       now,
+      parallel,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
 
@@ -196,7 +203,7 @@ async function applyRevision(options: ConvergeOptions): Promise<ApplyResult> {
   let error: AgentError | undefined;
   const unhealthy: AgentError[] = [];
   if (downloads !== undefined) {
-    const outcome = await run(downloads);
+    const outcome = await run(downloads, PARALLEL_DOWNLOADS);
     changeSet = outcome.changeSet;
     error = outcome.error;
     if (error === undefined) {

@@ -55,6 +55,7 @@ const INTERRUPTED: readonly JournalStatus[] = ['applying', 'rolling-back', 'comm
 export class Journal {
   readonly path: string;
   private record: JournalRecord | undefined;
+  private writing: Promise<void> = Promise.resolve();
   // An adopted record is being recovered: its final status then carries `recoveredAt`.
   private recovering = false;
 
@@ -141,11 +142,19 @@ export class Journal {
     return this.record;
   }
 
-  private async write(transition?: string): Promise<void> {
+  /**
+   * One write at a time, each of the record as it is when its turn comes: steps that run side by
+   * side (downloads) never rename an older record over a newer one.
+   */
+  private write(transition?: string): Promise<void> {
     const rec = this.current();
-    rec.updatedAt = this.now().toISOString();
-    await writeFileAtomic(this.path, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
-    if (transition !== undefined) this.options.onTransition?.(transition);
+    const next = this.writing.then(async () => {
+      rec.updatedAt = this.now().toISOString();
+      await writeFileAtomic(this.path, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
+      if (transition !== undefined) this.options.onTransition?.(transition);
+    });
+    this.writing = next.catch(() => undefined);
+    return next;
   }
 }
 
