@@ -70,14 +70,17 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
   );
   const done: { step: Step; undo: Undo | undefined }[] = [];
   await journal.begin(plan);
-  let failure: AgentError | undefined;
+  // Set by the first step that fails (read by the steps running beside it).
+  const first: { failure?: AgentError } = {};
   // Side by side, the first failure stops the others: its own controller, tied to the caller's.
   const stop = new AbortController();
-  const onAbort = (): void => stop.abort(options.signal?.reason);
+  const onAbort = (): void => {
+    stop.abort(options.signal?.reason);
+  };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const runOne = async (step: Step): Promise<void> => {
     if (stop.signal.aborted) {
-      failure ??= new AgentError('ApplyAborted', 'the apply was aborted', { cause: stop.signal.reason });
+      first.failure ??= new AgentError('ApplyAborted', 'the apply was aborted', { cause: stop.signal.reason });
       return;
     }
     const slog = log.child({ step: step.id });
@@ -90,16 +93,16 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
       await journal.step(step.id, 'done');
     } catch (err) {
       const error = toAgentError(err, step);
-      setOutcome(changes, step.id, stop.signal.aborted && failure !== undefined ? 'not-run' : 'failed');
+      setOutcome(changes, step.id, first.failure !== undefined ? 'not-run' : 'failed');
       await journal.step(step.id, 'failed');
-      if (failure === undefined) slog.error({ err: error }, `${step.id} failed: ${error.message}`);
-      failure ??= error;
+      if (first.failure === undefined) slog.error({ err: error }, `${step.id} failed: ${error.message}`);
+      first.failure ??= error;
       stop.abort(error);
     }
   };
   const queue = [...plan.steps];
   const worker = async (): Promise<void> => {
-    for (let step = queue.shift(); step !== undefined && failure === undefined; step = queue.shift())
+    for (let step = queue.shift(); step !== undefined && first.failure === undefined; step = queue.shift())
       await runOne(step);
   };
   try {
@@ -107,6 +110,7 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+  const failure = first.failure;
   if (failure !== undefined) {
     await journal.status('rolling-back', { code: failure.code, message: failure.message });
     await unwind(done, changes, journal, log);

@@ -45,7 +45,9 @@ function pulls(fail?: string): { executors: Executors; maxInFlight: () => number
   let max = 0;
   const aborted: string[] = [];
   let release: () => void = () => undefined;
-  const allStarted = new Promise<void>((resolve) => (release = resolve));
+  const allStarted = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   const pull = async (step: Step, ctx: ExecContext): Promise<undefined> => {
     inFlight++;
     max = Math.max(max, inFlight);
@@ -53,7 +55,11 @@ function pulls(fail?: string): { executors: Executors; maxInFlight: () => number
     try {
       await Promise.race([
         allStarted,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('the others never started')), 2000)),
+        new Promise((_, reject) =>
+          setTimeout(() => {
+            reject(new Error('the others never started'));
+          }, 2000),
+        ),
       ]);
       if (step.id.endsWith(fail ?? '\0')) throw new AgentError('ImagePullFailed', `${step.id}: manifest unknown`);
       if (fail !== undefined)
