@@ -79,3 +79,20 @@ test('secrets are in no label, command line or log line, and their files are pri
   const dirs = await readdir(path.join(s.stateDir, 'secrets', s.owner));
   assert.deepEqual(dirs.sort(), ['postgres', 'web']);
 });
+
+test("an http health check keeps the image's own check in Docker, on the definition's schedule", async () => {
+  // Docker cannot probe HTTP: between the agent's gates its health comes from the image's check,
+  // which must not keep the image's timing (the demo's 3 s timeout, missed on a slow machine).
+  const info = JSON.parse((await docker(s.env, ['inspect', `${s.owner}-web`])).stdout) as {
+    Config: {
+      Healthcheck?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number };
+    };
+  }[];
+  assert.deepEqual(info[0]?.Config.Healthcheck, {
+    Test: ['CMD', 'python3', '/app/app.py', 'healthcheck'],
+    Interval: 1e9,
+    Timeout: 2e9,
+    Retries: 5,
+    StartPeriod: 3e9,
+  });
+});

@@ -74,11 +74,14 @@ export function containerConfig(input: ContainerConfigInput): ContainerCreateOpt
     },
     ExposedPorts: exposed,
     StopTimeout: spec.stopTimeoutSeconds,
-    ...(hc?.cmd === undefined
+    // An http check is probed by the agent at its gates; Docker cannot probe HTTP, so between
+    // gates the image's own check runs ([] = inherit it), on the definition's schedule: not on the
+    // image's (the demo's: a 3 s timeout a slow machine misses, and the app reads unhealthy).
+    ...(hc === undefined
       ? {}
       : {
           Healthcheck: {
-            Test: ['CMD', ...hc.cmd],
+            Test: hc.cmd === undefined ? [] : ['CMD', ...hc.cmd],
             Interval: seconds(hc.intervalSeconds),
             Timeout: seconds(hc.timeoutSeconds),
             Retries: hc.retries,
