@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { access, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runStreaming } from '../agent/lib/exec.ts';
@@ -53,13 +54,20 @@ export async function ensureImage(progress: (line: string) => void = () => undef
   );
   if (ok) return qcow2;
   for (const old of await readdir(images).catch(() => [] as string[]))
-    if (old !== key) await rm(join(images, old), { recursive: true, force: true });
+    if (old !== key && !old.startsWith('.')) await rm(join(images, old), { recursive: true, force: true });
   progress(`building the appliance image ${key} (packer/build.sh)`);
-  // The build logs its stages on stderr: read them as they come.
-  await runStreaming('bash', ['-c', 'exec bash "$0" "$1" 2>&1', join(projectRoot, 'packer', 'build.sh'), dir], {
-    timeoutMs: 40 * 60_000,
-    onLine: progress,
-  });
-  await writeFile(join(dir, 'complete'), `${new Date().toISOString()}\n`);
+  // The build logs its stages on stderr: read them as they come. One build at a time (flock):
+  // a second caller waits, then finds the image complete.
+  const build = `[ -e "$1/complete" ] || bash "$0" "$1" 2>&1`;
+  await mkdir(images, { recursive: true });
+  await runStreaming(
+    'flock',
+    [join(images, '.build.lock'), 'bash', '-c', build, join(projectRoot, 'packer', 'build.sh'), dir],
+    {
+      timeoutMs: 40 * 60_000,
+      onLine: progress,
+    },
+  );
+  if (!existsSync(join(dir, 'complete'))) await writeFile(join(dir, 'complete'), `${new Date().toISOString()}\n`);
   return qcow2;
 }

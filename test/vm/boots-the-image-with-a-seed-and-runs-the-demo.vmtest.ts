@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -27,6 +27,11 @@ const BOOT_MS = 12 * 60_000;
 const FIRST_APPLY_MS = 25 * 60_000;
 /** Where the ingress keeps its own CA (its storage under the data path, as devenv/fleet.ts says). */
 const INGRESS_ROOT = '/data/ingress/storage/pki/authorities/local/root.crt';
+const started = Date.now();
+/** A timeline on stderr: where a run's minutes go. */
+const mark = (what: string): void => {
+  process.stderr.write(`[vm +${Math.round((Date.now() - started) / 1000)} s] ${what}\n`);
+};
 
 describe('the appliance image in a VM', { timeout: 60 * 60_000 }, () => {
   let env: EnvInfo;
@@ -45,12 +50,16 @@ describe('the appliance image in a VM', { timeout: 60 * 60_000 }, () => {
     fleet = await createFleet({ root: join(work, 'fleet'), env, pollSeconds: 10, dataPath: '/data' });
     // The ingress on the guest's own 80/443 (a hostfwd reaches the guest's address, not its loopback).
     // PostgreSQL's first start under TCG on a busy host can take longer than the demo's 60 s.
-    head = await fleet.commit('ingress on the VM ports, a health timeout for TCG', async (files) => {
+    head = await fleet.commit('ingress on the VM ports, health timeouts for TCG', async (files) => {
       await files.env((doc) => {
         doc.setIn(['ingress'], { http_port: 80, https_port: GUEST_HTTPS_PORT, host_ip: '0.0.0.0' });
       });
       await files.appliance((doc) => {
         doc.setIn(['policies', 'rollback', 'health_timeout_seconds'], 600);
+      });
+      // Python starts in seconds under TCG: the app's check gets the time (Docker runs it between gates).
+      await files.app((doc) => {
+        doc.setIn(['services', 'web', 'healthcheck', 'timeout_seconds'], 30);
       });
     });
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', sshKey()]);
@@ -94,12 +103,14 @@ describe('the appliance image in a VM', { timeout: 60 * 60_000 }, () => {
   });
 
   test('without the seed ISO the page says "no configuration"', async () => {
+    mark('image ready; booting without the seed');
     vm = await startVm({ ...options, seedIso: undefined });
     const page = await waitFor(`the service page`, BOOT_MS, vm, async () => {
       const res = await httpRequest(`http://127.0.0.1:${vm?.ports[GUEST_AGENT_PORT]}/`, { timeoutMs: 5000 });
       return res.body.toString();
     });
     assert.match(page, /no configuration/);
+    mark('"no configuration" served');
     await vm.stop();
     vm = undefined;
   });
@@ -107,8 +118,10 @@ describe('the appliance image in a VM', { timeout: 60 * 60_000 }, () => {
   test('with the seed: clones from the host, runs the demo on btrfs raid1 through the ingress, and again after a reboot', async () => {
     // The same disks the seedless boot left (it must not have touched them), or new ones.
     vm = existsSync(join(options.workDir, 'root.qcow2')) ? await restartVm(options) : await startVm(options);
+    mark(`booting with the seed (ssh -p ${vm.ports[22]} -i ${sshKey()} debian@127.0.0.1)`);
     const status = await waitForRevision(vm, head, FIRST_APPLY_MS);
     assert.equal(status.lastAppliedRevision, head);
+    mark('first revision applied');
     ingressRoot = await ssh(vm, `sudo cat ${INGRESS_ROOT}`);
     assert.match(ingressRoot, /BEGIN CERTIFICATE/);
     const written = await waitFor('a row written through the ingress', BOOT_MS, vm, () =>
@@ -131,12 +144,24 @@ describe('the appliance image in a VM', { timeout: 60 * 60_000 }, () => {
     // A reboot from inside the guest (qemu keeps running): everything comes back by itself.
     const bootId = await ssh(vm, 'cat /proc/sys/kernel/random/boot_id');
     await ssh(vm, 'sudo systemctl reboot').catch(() => undefined);
+    mark('rebooting');
     await waitFor('the guest to reboot', BOOT_MS, vm, async () => {
       assert.notEqual(await ssh(vm as Vm, 'cat /proc/sys/kernel/random/boot_id'), bootId);
     });
+    mark('rebooted (ssh answers)');
     await waitForRevision(vm, head);
+    mark('revision reported after the reboot');
     const again = await waitFor('the app after the reboot', BOOT_MS, vm, () => app(vm as Vm, 'GET', '/'));
     assert.ok(again.rows >= written.rows, `rows before ${written.rows}, after the reboot ${again.rows}`);
+    mark('the app answers after the reboot');
+    await mkdir('test-artifacts', { recursive: true });
+    await writeFile(
+      'test-artifacts/vm-agent-journal.txt',
+      await ssh(
+        vm,
+        'sudo journalctl -o short-precise -u appliance-boot -u appliance-agent -u docker -u cloud-init -u cloud-final --no-pager; systemd-analyze critical-chain --no-pager',
+      ).catch(String),
+    );
   });
 
   /** The demo app through the ingress: HTTPS to the forwarded 443, verified against the ingress's own root. */

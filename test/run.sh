@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `npm test`: every test, the VM boots included. The appliance image of these sources builds in
+# the background while the suite runs (it needs no Docker: mmdebstrap, packer, qemu; cached in
+# /var/cache/appliance-image by a hash of its inputs), then test/vm/ boots it under qemu.
+#   APPLIANCE_TEST_VM=0   leaves the image and the VM tests out (a quick run while developing)
+#   test/run.sh FILE...   runs just those test files (no image, no VM)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash test/prereqs.sh || exit 1
+tests=("$@")
+vm=${APPLIANCE_TEST_VM:-1}
+if [ ${#tests[@]} -gt 0 ]; then vm=0; else mapfile -t tests < <(find test -name '*.test.ts' | sort); fi
+artifacts=test-artifacts
+mkdir -p "$artifacts"
+
+if [ "$vm" = 1 ]; then
+  bash test/prereqs.sh mmdebstrap packer qemu-system-x86 qemu-utils socat parted || exit 1
+  echo "# the appliance image builds in the background (log: $artifacts/image-build.log)"
+  # Niced: the suite's timing (health gates, ACME, update windows) matters more than the build's.
+  nice -n 10 npx tsx devenv/ensure-image.ts >"$artifacts/image-build.log" 2>&1 &
+  image=$!
+fi
+
+node --import tsx --test --test-concurrency=1 "${tests[@]}"
+status=$?
+[ "$vm" = 1 ] || exit $status
+
+started=$SECONDS
+if ! wait "$image"; then
+  tail -n 40 "$artifacts/image-build.log" >&2
+  echo "# the appliance image did not build (see $artifacts/image-build.log)" >&2
+  exit 1
+fi
+echo "# the image was ready $((SECONDS - started)) s after the suite: $(tail -n 1 "$artifacts/image-build.log")"
+node --import tsx --test --test-concurrency=1 test/vm/*.vmtest.ts || status=1
+exit $status
