@@ -19,6 +19,7 @@ import { CaddyAdmin } from '../drivers/ingress/caddy-admin.ts';
 import { ingressFiles } from '../core/ingress-config.ts';
 import { cloneDirNames, readCloneRecord, writeCloneRecord } from './clone-records.ts';
 import { ApplianceMachine } from './machine.ts';
+import { readMigrationRecords, writeMigrationRecords } from './migration-records.ts';
 import { storageLayout } from './storage-layout.ts';
 
 /**
@@ -66,6 +67,7 @@ export class DockerCloneMachine implements CloneMachine {
       // The writable copies are the clone's snapshot; the read-only base would only hold space.
       await snaps.delete(base.name);
     }
+    await this.carryMigrationRecords(production, record.name);
     await writeCloneRecord(layout.root, record);
   }
 
@@ -218,6 +220,19 @@ export class DockerCloneMachine implements CloneMachine {
       dataDir: cloneDataDir(layout.root, name),
       volatileDir: cloneDataDir(volatile ?? path.join(layout.root, '.volatile'), name),
     };
+  }
+
+  /**
+   * Production's migration records, as the clone's own: its database is a copy of production's,
+   * migrated to the same image, so its first plan need not ask the image (a one-off container),
+   * snapshot and migrate nothing, nor record the migration state again (another one). Taken in
+   * the same idle moment as the snapshot, so they describe the data copied.
+   */
+  private async carryMigrationRecords(production: DesiredState, name: string): Promise<void> {
+    const records = await readMigrationRecords(this.stateDir, production.name);
+    const dir = this.cloneStateDir(name);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeMigrationRecords(dir, { ...records, owner: cloneOwner(production.name, name) });
   }
 
   private cloneStateDir(name: string): string {
