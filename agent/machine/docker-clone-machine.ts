@@ -29,6 +29,9 @@ import { storageLayout } from './storage-layout.ts';
  * and the clone labels, so leftovers are found after a restart.
  */
 export class DockerCloneMachine implements CloneMachine {
+  /** Base snapshots being taken and cloned now (`sweep` leaves `CLONE` snapshots alone meanwhile). */
+  private snapshotting = 0;
+
   constructor(
     private readonly docker: DockerClient,
     private readonly stateDir: string,
@@ -57,18 +60,35 @@ export class DockerCloneMachine implements CloneMachine {
     }
     const dir = cloneDataDir(layout.root, record.name);
     await removeDir(dir); // what an interrupted one left
-    const base = await snaps.create({ kind: 'CLONE', volumes: layout.volumes, now: new Date(record.createdAt) });
+    await this.sweep(production);
+    this.snapshotting++;
     try {
-      await snaps.clone(
-        base.name,
-        layout.volumes.map((v) => ({ volume: v.volume, hostPath: `${dir}/${v.volume}` })),
-      );
+      const base = await snaps.create({ kind: 'CLONE', volumes: layout.volumes, now: new Date(record.createdAt) });
+      try {
+        await snaps.clone(
+          base.name,
+          layout.volumes.map((v) => ({ volume: v.volume, hostPath: `${dir}/${v.volume}` })),
+        );
+      } finally {
+        // The writable copies are the clone's snapshot; the read-only base would only hold space.
+        await snaps.delete(base.name);
+      }
     } finally {
-      // The writable copies are the clone's snapshot; the read-only base would only hold space.
-      await snaps.delete(base.name);
+      this.snapshotting--;
     }
     await this.carryMigrationRecords(production, record.name);
     await writeCloneRecord(layout.root, record);
+  }
+
+  async sweep(production: DesiredState): Promise<void> {
+    const layout = storageLayout(production);
+    if (layout === undefined || this.snapshotting > 0) return;
+    const snaps = await openSnapshots(layout.root);
+    for (const snap of await snaps.list()) {
+      // A base taken meanwhile is one in progress (this process makes every clone): left alone.
+      if (snap.kind !== 'CLONE' || this.snapshotting > 0) continue;
+      if (await snaps.delete(snap.name)) this.log.info({ snapshot: snap.name }, 'removed a leftover clone snapshot');
+    }
   }
 
   record(production: DesiredState, name: string): Promise<CloneRecord | undefined> {
@@ -101,8 +121,13 @@ export class DockerCloneMachine implements CloneMachine {
     desired: DesiredState,
     name: string,
     settings: Readonly<Record<string, string>>,
+    host?: string,
   ): DesiredState {
-    return cloneDesired(production.name, desired, name, settings, this.dirs(production, name));
+    const hosts =
+      host === undefined
+        ? undefined
+        : { production: [production.site.domain, ...(production.site.allowed_hosts ?? [])], clone: host };
+    return cloneDesired(production.name, desired, name, settings, this.dirs(production, name), hosts);
   }
 
   async driver(cloneDesired: DesiredState, name: string): Promise<{ driver: MachineDriver; stateDir: string }> {

@@ -6,8 +6,10 @@ import { cloneOwner } from '../../agent/core/clone.ts';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import type { EnvConfig } from '../../agent/core/config-types.gen.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
+import { openSnapshots } from '../../agent/drivers/snapshot/store.ts';
 import { CloneRuntime } from '../../agent/engine/clones.ts';
 import { DockerCloneMachine } from '../../agent/machine/docker-clone-machine.ts';
+import { storageLayout } from '../../agent/machine/storage-layout.ts';
 import { httpRequest, TEST_LABEL, type HttpAnswer } from '../../devenv/docker-env.ts';
 import { loopBtrfs, type LoopBtrfs } from '../../devenv/env/btrfs.ts';
 import { containersOf, makeStack, withDemoCommands, type Stack } from '../../devenv/engine-stack.ts';
@@ -114,6 +116,31 @@ test("a clone shows its setting on <clone>.<domain>, takes writes, and productio
     [],
   );
   assert.equal((await root_(`qa.${domain}`)).banner, BANNER, 'the clone is still routed after it');
+});
+
+test('a clone made before an agent restart runs commands before it is ensured again', async () => {
+  prod.clones = [{ name: 'qa', expiresAfterMs: 60_000, settings: { DEMO_BANNER: BANNER } }];
+  // A new runtime is the agent after a restart: it knows the clone only by its record and entry.
+  const res = await runtime().exec('qa', 'migration_status');
+  assert.equal(res.exitCode, 0, res.tail);
+  const none = await runtime()
+    .exec('nosuch', 'migration_status')
+    .catch((e: unknown) => e);
+  assert.ok(isAgentError(none) && none.code === 'CloneNotFound', String(none));
+});
+
+test("a clone snapshot left by a crash is removed on the next follow; production's snapshots stay", async () => {
+  const layout = storageLayout(prod);
+  assert.ok(layout !== undefined);
+  const snaps = await openSnapshots(layout.root);
+  const { volumes } = layout;
+  const left = await snaps.create({ kind: 'CLONE', volumes, now: new Date('2026-12-01T00:00:00Z') });
+  const own = await snaps.create({ kind: 'PRE_MIGRATE', volumes, now: new Date('2026-12-01T00:00:01Z') });
+  await runtime().follow();
+  const names = (await snaps.list()).map((x) => x.name);
+  assert.ok(!names.includes(left.name), `${left.name} is gone: ${names.join(', ')}`);
+  assert.ok(names.includes(own.name), `production's ${own.name} is kept`);
+  await snaps.delete(own.name);
 });
 
 test('an expired clone is removed with its snapshot, and not made again while its entry stays', async () => {
