@@ -8,7 +8,8 @@ import { openSnapshots } from '../agent/drivers/snapshot/store.ts';
 import { loopBtrfs } from '../devenv/env/btrfs.ts';
 import { makeStack, withDemoCommands } from '../devenv/engine-stack.ts';
 import { docker, ensureEnv, waitForHttp, type EnvInfo } from '../devenv/docker-env.ts';
-import { dumpAndRestore, fillTo, snapshotAndRestore, startBenchPostgres } from './lib/pg-bench.ts';
+import { dumpThenRestore } from './lib/dump-restore.ts';
+import { fillTo, snapshotAndRestore, startBenchPostgres } from './lib/pg-bench.ts';
 import { median, target } from './lib/targets.ts';
 
 const MB = 1024 * 1024;
@@ -96,7 +97,7 @@ async function compare(
       t = performance.now();
       const snap = await snapshotAndRestore(pg, snaps, volumes, new Date(Date.now() + i * 1000));
       const rowsAfter = (await pg.psql('SELECT count(*) FROM items')).trim();
-      const dump = await dumpAndRestore(pg);
+      const dump = await dumpThenRestore((a) => pg.exec(a), { user: 'app', database: 'app' }, '/dump/app.dump');
       await snaps.delete(snap.name);
       const { stopMs, swapMs, startMs } = snap.parts;
       console.log(

@@ -34,6 +34,8 @@ export function cloneDesired(
   name: string,
   settings: Readonly<Record<string, string>>,
   dirs: { dataDir: string; volatileDir: string },
+  /** Production's host names and the clone's own, when the clone is reached through the ingress. */
+  hosts?: { production: readonly string[]; clone: string },
 ): DesiredState {
   const proxy = desired.app.ingress.proxy?.service;
   const routes = new Map<string, CloneRouteLabel[]>();
@@ -46,7 +48,7 @@ export function cloneDesired(
   const overridden = (svc: { role?: string; environment: Record<string, DesiredValue> }): string[] =>
     Object.keys(settings).filter((k) => svc.role === 'app' || k in svc.environment);
   const withSettings = (env: Record<string, DesiredValue>, keys: readonly string[]): Record<string, DesiredValue> => {
-    const out = { ...env };
+    const out = hosts === undefined ? { ...env } : rehosted(env, hosts);
     for (const k of keys) out[k] = { value: settings[k] ?? '', secret: false };
     return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   };
@@ -95,7 +97,32 @@ export function cloneDesired(
     },
     site: {
       ...desired.site,
+      ...(hosts === undefined ? {} : { allowed_hosts: [hosts.clone] }),
       storage: { ...storage, paths: { ...storage.paths, data: dirs.dataDir, volatile: dirs.volatileDir } },
     } as DesiredState['site'],
   };
+}
+
+/**
+ * The environment with production's host names replaced by the clone's wherever a value names
+ * one as a host (alone, in a list, or in a URL): an app that checks the Host header (Django's
+ * ALLOWED_HOSTS, from `env.domain` or a setting) then serves the clone on its own host. Only
+ * whole host names after a start, separator or `//` are replaced, so `mail.<domain>` and
+ * `admin@<domain>` stay as they are; secret values are left alone.
+ */
+function rehosted(
+  env: Record<string, DesiredValue>,
+  hosts: { production: readonly string[]; clone: string },
+): Record<string, DesiredValue> {
+  const names = [...new Set(hosts.production)].filter((h) => h !== '' && h !== hosts.clone);
+  if (names.length === 0) return { ...env };
+  // Longest first, so that a host that ends another is not replaced inside it.
+  const alternatives = names.sort((a, b) => b.length - a.length).map((h) => h.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const pattern = new RegExp(`(^|[\\s,;=(\\["'/])(?:${alternatives.join('|')})(?=$|[\\s,;:)\\]"'/?#])`, 'g');
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [
+      k,
+      v.secret ? v : { ...v, value: v.value.replace(pattern, (_m, before: string) => `${before}${hosts.clone}`) },
+    ]),
+  );
 }

@@ -62,10 +62,24 @@ export class CloneRuntime implements Clones {
   }
 
   async exec(name: string, command: CommandName, signal?: AbortSignal): Promise<CloneExecResult> {
-    const desired = this.desired.get(name);
+    const desired = this.desired.get(name) ?? (await this.foundDesired(name));
     if (desired === undefined)
       throw new AgentError('CloneNotFound', `no clone ${name} runs`, { data: { clone: name } });
     return this.options.machine.exec(desired, name, command, signal);
+  }
+
+  /**
+   * The desired state of a clone this runtime did not make (one made before an agent restart),
+   * from its record on the machine and its entry in production's appliance.yml: what `follow`
+   * would bring it to. A pre-flight clone's head is not remembered: such a clone is a leftover.
+   */
+  private async foundDesired(name: string): Promise<DesiredState | undefined> {
+    const production = this.options.production();
+    const entry = production?.clones?.find((c) => c.name === name);
+    if (production === undefined || entry === undefined) return undefined;
+    const record = await this.options.machine.record(production, name);
+    if (record?.purpose !== 'clone') return undefined;
+    return this.options.machine.cloneState(production, production, name, entry.settings, this.hostOf(name, 'clone'));
   }
 
   remove(name: string): Promise<void> {
@@ -120,6 +134,7 @@ export class CloneRuntime implements Clones {
     const { machine, stateDir } = this.options;
     const entries = new Map((production.clones ?? []).map((c) => [c.name, c]));
     const now = this.now();
+    await machine.sweep(production);
     const remembered = await readExpired(stateDir);
     // An entry deleted from appliance.yml is forgotten: added again, it makes a new clone.
     const expired = Object.fromEntries(Object.entries(remembered).filter(([name]) => entries.has(name)));
@@ -174,10 +189,7 @@ export class CloneRuntime implements Clones {
   private async bringUp(req: CloneRequest, signal: AbortSignal | undefined): Promise<CloneReady> {
     const { machine, log } = this.options;
     const production = this.production();
-    const host =
-      req.purpose === 'clone' && production.app.ingress.proxy !== undefined
-        ? cloneHost(req.name, production.site.domain)
-        : undefined;
+    const host = this.hostOf(req.name, req.purpose);
     const base: CloneStatus = {
       name: req.name,
       purpose: req.purpose,
@@ -204,7 +216,7 @@ export class CloneRuntime implements Clones {
       const status = { ...base, createdAt: record.createdAt, expiresAt: record.expiresAt };
       this.statuses.set(req.name, status);
       await this.reloadIngress(production, req.purpose);
-      const desired = machine.cloneState(production, req.desired, req.name, req.settings);
+      const desired = machine.cloneState(production, req.desired, req.name, req.settings, host);
       this.desired.set(req.name, desired);
       const { driver, stateDir } = await machine.driver(desired, req.name);
       const spent: { ms?: number } = {};
@@ -249,6 +261,14 @@ export class CloneRuntime implements Clones {
   private async reloadIngress(production: DesiredState, purpose: ClonePurpose | undefined): Promise<void> {
     if (purpose === 'preflight' || production.app.ingress.proxy === undefined) return;
     await this.options.exclusive(() => this.options.machine.reloadIngress(production));
+  }
+
+  /** The clone's host on production's ingress; none for a pre-flight clone or without an ingress. */
+  private hostOf(name: string, purpose: ClonePurpose): string | undefined {
+    const production = this.production();
+    return purpose === 'clone' && production.app.ingress.proxy !== undefined
+      ? cloneHost(name, production.site.domain)
+      : undefined;
   }
 
   private async checkSpace(production: DesiredState, name: string): Promise<void> {

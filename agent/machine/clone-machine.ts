@@ -39,19 +39,27 @@ export interface CloneMachine {
    * snapshotted atomically while production runs (not btrfs subvolumes).
    */
   snapshot(production: DesiredState, record: CloneRecord): Promise<void>;
+  /**
+   * Deletes the read-only `CLONE` snapshots of production's data path that no snapshot in
+   * progress holds: a crash between a clone's base snapshot and its deletion leaves one. Never
+   * touches snapshots of other kinds.
+   */
+  sweep(production: DesiredState): Promise<void>;
   /** The clone's record; undefined when it has no data directory. */
   record(production: DesiredState, name: string): Promise<CloneRecord | undefined>;
   /** Every clone with a data directory or a container of this appliance (leftovers after a restart). */
   found(production: DesiredState): Promise<FoundClone[]>;
   /**
    * `desired` as the clone runs it: owner `<appliance>-<clone>`, volumes in the clone's directory,
-   * no ingress and no host ports, `settings` over the app's environment.
+   * no ingress and no host ports, `settings` over the app's environment; with `host` (the
+   * clone's host name on the ingress), production's host names in the environment replaced by it.
    */
   cloneState(
     production: DesiredState,
     desired: DesiredState,
     name: string,
     settings: Readonly<Record<string, string>>,
+    host?: string,
   ): DesiredState;
   /** The machine driver and state directory the clone's stack is converged with. */
   driver(cloneDesired: DesiredState, name: string): Promise<{ driver: MachineDriver; stateDir: string }>;

@@ -19,6 +19,7 @@ import { CaddyAdmin } from '../drivers/ingress/caddy-admin.ts';
 import { ingressFiles } from '../core/ingress-config.ts';
 import { cloneDirNames, readCloneRecord, writeCloneRecord } from './clone-records.ts';
 import { ApplianceMachine } from './machine.ts';
+import { readMigrationRecords, writeMigrationRecords } from './migration-records.ts';
 import { storageLayout } from './storage-layout.ts';
 
 /**
@@ -28,6 +29,9 @@ import { storageLayout } from './storage-layout.ts';
  * and the clone labels, so leftovers are found after a restart.
  */
 export class DockerCloneMachine implements CloneMachine {
+  /** Base snapshots being taken and cloned now (`sweep` leaves `CLONE` snapshots alone meanwhile). */
+  private snapshotting = 0;
+
   constructor(
     private readonly docker: DockerClient,
     private readonly stateDir: string,
@@ -56,17 +60,35 @@ export class DockerCloneMachine implements CloneMachine {
     }
     const dir = cloneDataDir(layout.root, record.name);
     await removeDir(dir); // what an interrupted one left
-    const base = await snaps.create({ kind: 'CLONE', volumes: layout.volumes, now: new Date(record.createdAt) });
+    await this.sweep(production);
+    this.snapshotting++;
     try {
-      await snaps.clone(
-        base.name,
-        layout.volumes.map((v) => ({ volume: v.volume, hostPath: `${dir}/${v.volume}` })),
-      );
+      const base = await snaps.create({ kind: 'CLONE', volumes: layout.volumes, now: new Date(record.createdAt) });
+      try {
+        await snaps.clone(
+          base.name,
+          layout.volumes.map((v) => ({ volume: v.volume, hostPath: `${dir}/${v.volume}` })),
+        );
+      } finally {
+        // The writable copies are the clone's snapshot; the read-only base would only hold space.
+        await snaps.delete(base.name);
+      }
     } finally {
-      // The writable copies are the clone's snapshot; the read-only base would only hold space.
-      await snaps.delete(base.name);
+      this.snapshotting--;
     }
+    await this.carryMigrationRecords(production, record.name);
     await writeCloneRecord(layout.root, record);
+  }
+
+  async sweep(production: DesiredState): Promise<void> {
+    const layout = storageLayout(production);
+    if (layout === undefined || this.snapshotting > 0) return;
+    const snaps = await openSnapshots(layout.root);
+    for (const snap of await snaps.list()) {
+      // A base taken meanwhile is one in progress (this process makes every clone): left alone.
+      if (snap.kind !== 'CLONE' || this.snapshotting > 0) continue;
+      if (await snaps.delete(snap.name)) this.log.info({ snapshot: snap.name }, 'removed a leftover clone snapshot');
+    }
   }
 
   record(production: DesiredState, name: string): Promise<CloneRecord | undefined> {
@@ -99,8 +121,13 @@ export class DockerCloneMachine implements CloneMachine {
     desired: DesiredState,
     name: string,
     settings: Readonly<Record<string, string>>,
+    host?: string,
   ): DesiredState {
-    return cloneDesired(production.name, desired, name, settings, this.dirs(production, name));
+    const hosts =
+      host === undefined
+        ? undefined
+        : { production: [production.site.domain, ...(production.site.allowed_hosts ?? [])], clone: host };
+    return cloneDesired(production.name, desired, name, settings, this.dirs(production, name), hosts);
   }
 
   async driver(cloneDesired: DesiredState, name: string): Promise<{ driver: MachineDriver; stateDir: string }> {
@@ -218,6 +245,19 @@ export class DockerCloneMachine implements CloneMachine {
       dataDir: cloneDataDir(layout.root, name),
       volatileDir: cloneDataDir(volatile ?? path.join(layout.root, '.volatile'), name),
     };
+  }
+
+  /**
+   * Production's migration records, as the clone's own: its database is a copy of production's,
+   * migrated to the same image, so its first plan need not ask the image (a one-off container),
+   * snapshot and migrate nothing, nor record the migration state again (another one). Taken in
+   * the same idle moment as the snapshot, so they describe the data copied.
+   */
+  private async carryMigrationRecords(production: DesiredState, name: string): Promise<void> {
+    const records = await readMigrationRecords(this.stateDir, production.name);
+    const dir = this.cloneStateDir(name);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeMigrationRecords(dir, { ...records, owner: cloneOwner(production.name, name) });
   }
 
   private cloneStateDir(name: string): string {

@@ -121,17 +121,3 @@ export async function snapshotAndRestore(
     parts: { stopMs: stopped - t1, swapMs: swapped - stopped, startMs: t2 - swapped },
   };
 }
-
-/** pg_dump (custom format) then pg_restore into a new database, as a dump-based rollback would. */
-export async function dumpAndRestore(pg: BenchPostgres): Promise<{ dumpMs: number; restoreMs: number }> {
-  const t0 = performance.now();
-  await pg.exec(['pg_dump', '-U', 'app', '-d', 'app', '-Fc', '-f', '/dump/app.dump']);
-  const t1 = performance.now();
-  await pg.exec(['dropdb', '-U', 'app', '--if-exists', 'restored']);
-  await pg.exec(['createdb', '-U', 'app', 'restored']);
-  await pg.exec(['pg_restore', '-U', 'app', '-d', 'restored', '/dump/app.dump']);
-  const t2 = performance.now();
-  await pg.exec(['dropdb', '-U', 'app', 'restored']);
-  await pg.exec(['rm', '-f', '/dump/app.dump']);
-  return { dumpMs: t1 - t0, restoreMs: t2 - t1 };
-}

@@ -6,8 +6,10 @@ import { cloneOwner } from '../../agent/core/clone.ts';
 import type { DesiredState } from '../../agent/core/desired.ts';
 import type { EnvConfig } from '../../agent/core/config-types.gen.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
+import { openSnapshots } from '../../agent/drivers/snapshot/store.ts';
 import { CloneRuntime } from '../../agent/engine/clones.ts';
 import { DockerCloneMachine } from '../../agent/machine/docker-clone-machine.ts';
+import { storageLayout } from '../../agent/machine/storage-layout.ts';
 import { httpRequest, TEST_LABEL, type HttpAnswer } from '../../devenv/docker-env.ts';
 import { loopBtrfs, type LoopBtrfs } from '../../devenv/env/btrfs.ts';
 import { containersOf, makeStack, withDemoCommands, type Stack } from '../../devenv/engine-stack.ts';
@@ -87,7 +89,13 @@ test("a clone shows its setting on <clone>.<domain>, takes writes, and productio
     purpose: 'clone',
   });
   assert.equal(ready.host, `qa.${domain}`);
-  assert.equal(ready.migrationMs !== undefined && ready.migrationMs > 0, true, 'the clone migrated its copy');
+  // Its copy is migrated as far as production's (production's migration records came with it):
+  // no migration step and no PRE_MIGRATE snapshot.
+  assert.equal(ready.migrationMs, undefined, 'the clone did not migrate its copy again');
+  const cloneSteps = s.logLines
+    .map((l) => JSON.parse(l) as { clone?: string; msg: string })
+    .filter((l) => l.clone === 'qa' && /^(app\.migrate|snapshot\.create) /.test(l.msg));
+  assert.deepEqual(cloneSteps, []);
   assert.deepEqual(await root_(`qa.${domain}`), { version: 'v1', rows: 3, banner: BANNER });
   for (let i = 0; i < 2; i++) assert.equal((await get(`qa.${domain}`, '/rows', 'POST')).status, 201);
   assert.equal((await root_(`qa.${domain}`)).rows, 5);
@@ -108,6 +116,31 @@ test("a clone shows its setting on <clone>.<domain>, takes writes, and productio
     [],
   );
   assert.equal((await root_(`qa.${domain}`)).banner, BANNER, 'the clone is still routed after it');
+});
+
+test('a clone made before an agent restart runs commands before it is ensured again', async () => {
+  prod.clones = [{ name: 'qa', expiresAfterMs: 60_000, settings: { DEMO_BANNER: BANNER } }];
+  // A new runtime is the agent after a restart: it knows the clone only by its record and entry.
+  const res = await runtime().exec('qa', 'migration_status');
+  assert.equal(res.exitCode, 0, res.tail);
+  const none = await runtime()
+    .exec('nosuch', 'migration_status')
+    .catch((e: unknown) => e);
+  assert.ok(isAgentError(none) && none.code === 'CloneNotFound', String(none));
+});
+
+test("a clone snapshot left by a crash is removed on the next follow; production's snapshots stay", async () => {
+  const layout = storageLayout(prod);
+  assert.ok(layout !== undefined);
+  const snaps = await openSnapshots(layout.root);
+  const { volumes } = layout;
+  const left = await snaps.create({ kind: 'CLONE', volumes, now: new Date('2026-12-01T00:00:00Z') });
+  const own = await snaps.create({ kind: 'PRE_MIGRATE', volumes, now: new Date('2026-12-01T00:00:01Z') });
+  await runtime().follow();
+  const names = (await snaps.list()).map((x) => x.name);
+  assert.ok(!names.includes(left.name), `${left.name} is gone: ${names.join(', ')}`);
+  assert.ok(names.includes(own.name), `production's ${own.name} is kept`);
+  await snaps.delete(own.name);
 });
 
 test('an expired clone is removed with its snapshot, and not made again while its entry stays', async () => {
