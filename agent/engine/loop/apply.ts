@@ -31,8 +31,8 @@ export interface ApplyPlanOptions {
   specKey: string;
   now?: () => Date;
   /**
-   * How many steps run at once (default 1). Only for a plan whose steps are independent and
-   * change nothing a running app sees: the download phase.
+   * How many steps run at once (default 1). Only for a plan whose steps are independent, have
+   * no undo and change nothing a running app sees: the download phase.
    */
   parallel?: number;
 }
@@ -72,22 +72,27 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
   await journal.begin(plan);
   // Set by the first step that fails (read by the steps running beside it).
   const first: { failure?: AgentError } = {};
-  // Side by side, the first failure stops the others: its own controller, tied to the caller's.
-  const stop = new AbortController();
+  const parallel = Math.max(1, options.parallel ?? 1);
+  // Side by side, the first failure stops the steps still running: their own controller, tied
+  // to the caller's. One at a time, a failure just ends the loop, and the undos get the
+  // caller's signal (an undo that waits for a container must not see an aborted one).
+  const siblings = parallel > 1 ? new AbortController() : undefined;
   const onAbort = (): void => {
-    stop.abort(options.signal?.reason);
+    siblings?.abort(options.signal?.reason);
   };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (siblings !== undefined) options.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = siblings?.signal ?? options.signal;
   const runOne = async (step: Step): Promise<void> => {
-    if (stop.signal.aborted) {
-      first.failure ??= new AgentError('ApplyAborted', 'the apply was aborted', { cause: stop.signal.reason });
+    if (signal?.aborted === true) {
+      first.failure ??= new AgentError('ApplyAborted', 'the apply was aborted', { cause: signal.reason });
       return;
     }
     const slog = log.child({ step: step.id });
     await journal.step(step.id, 'started');
     slog.info({ reason: step.reason, risk: step.risk }, `${step.action} ${subjectOf(step)}`);
     try {
-      const undo = await run(executors, step, { ...ctxFor(step, slog), signal: stop.signal });
+      const ctx = ctxFor(step, slog);
+      const undo = await run(executors, step, signal === undefined ? ctx : { ...ctx, signal });
       done.push({ step, undo });
       setOutcome(changes, step.id, 'applied');
       await journal.step(step.id, 'done');
@@ -97,7 +102,7 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
       await journal.step(step.id, 'failed');
       if (first.failure === undefined) slog.error({ err: error }, `${step.id} failed: ${error.message}`);
       first.failure ??= error;
-      stop.abort(error);
+      siblings?.abort(error);
     }
   };
   const queue = [...plan.steps];
@@ -106,7 +111,7 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
       await runOne(step);
   };
   try {
-    await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? 1) }, worker));
+    await Promise.all(Array.from({ length: parallel }, worker));
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }

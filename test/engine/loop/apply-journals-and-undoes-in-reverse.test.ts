@@ -7,7 +7,7 @@ import { AgentError } from '../../../agent/core/errors.ts';
 import type { Plan } from '../../../agent/core/plan.ts';
 import { RISK, type Action, type Step } from '../../../agent/core/steps.ts';
 import { applyPlan } from '../../../agent/engine/loop/apply.ts';
-import type { Executors, Undo } from '../../../agent/core/executors.ts';
+import type { ExecContext, Executors, Undo } from '../../../agent/core/executors.ts';
 import { Journal, isInterrupted, type JournalRecord } from '../../../agent/engine/loop/journal.ts';
 import { createLogger } from '../../../agent/lib/log.ts';
 import { desiredState } from '../../../devenv/desired-builder.ts';
@@ -152,4 +152,32 @@ test('an executor map without every action does not compile', () => {
     'container.rename': run,
   };
   assert.ok(incomplete);
+});
+
+test("an undo after a failed step runs with the caller's signal, not an aborted one", async () => {
+  // The undo of a stopped app container starts it again and waits for its health: an aborted
+  // signal there left the app down after a failed update.
+  const journal = new Journal(path.join(dir, 'undo-signal'));
+  const seen: (boolean | undefined)[] = [];
+  const exec = (s: Step, ctx: ExecContext): Promise<Undo> => {
+    if (s.id === 'b') return Promise.reject(new AgentError('StepFailed', 'b failed'));
+    return Promise.resolve({
+      revert: () => {
+        seen.push(ctx.signal?.aborted);
+        return Promise.resolve();
+      },
+    });
+  };
+  const executors = { 'network.create': exec } as unknown as Executors;
+  const caller = new AbortController();
+  const out = await applyPlan(planOf(['a', 'b']), executors, {
+    journal,
+    log,
+    desired,
+    specKey: 'k',
+    signal: caller.signal,
+  });
+  assert.equal(out.error?.code, 'StepFailed');
+  assert.deepEqual(seen, [false]);
+  assert.equal(out.changeSet.find((c) => c.step === 'a')?.outcome, 'reverted');
 });
