@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 import { PNG } from 'pngjs';
 
 /** Debian's chromium (test/prereqs.sh installs it): no browser is downloaded. */
@@ -52,7 +52,7 @@ export async function visit(
   });
   try {
     const page = await context.newPage();
-    const response = await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+    const response = await goto(page, url);
     if (response === null) throw new Error(`${url}: no response`);
     const visit: Visit = {
       status: response.status(),
@@ -68,6 +68,20 @@ export async function visit(
     return visit;
   } finally {
     await context.close();
+  }
+}
+
+/**
+ * Chromium fails a load in flight with ERR_NETWORK_CHANGED when the host's interfaces change
+ * (Docker adding or removing a container's veth beside the test): that says nothing of the
+ * page, so such a load is tried again, once.
+ */
+async function goto(page: Page, url: string): Promise<Response | null> {
+  try {
+    return await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+  } catch (err) {
+    if (!String(err).includes('ERR_NETWORK_CHANGED')) throw err;
+    return page.goto(url, { waitUntil: 'load', timeout: 30_000 });
   }
 }
 
