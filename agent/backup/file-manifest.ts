@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, type Dirent } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileEntry, VolumeManifest } from '../core/backup-manifest.ts';
@@ -48,30 +48,28 @@ export async function scanVolumes(
   for (const v of volumes) {
     const found = await listVolume(v.root);
     // Metadata comes from the page cache: synchronous calls are several times faster than
-    // promises per file; the loop yields now and then so the event loop keeps serving. Files
-    // whose stat matches the cache take its hash right away; only the rest are read, after.
-    const entries: FileEntry[] = [];
-    const misses: { index: number; abs: string; key: string; stamp: string }[] = [];
+    // promises per file; the loop yields now and then so the event loop keeps serving.
+    const stats: BigIntStats[] = [];
     for (const [i, f] of found.entries()) {
-      const st = lstatSync(f.abs, { bigint: true });
+      stats.push(lstatSync(f.abs, { bigint: true }));
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const entries = await mapLimit(found, PARALLEL, async (f, i) => {
+      const st = stats[i] as BigIntStats;
+      const link = st.isSymbolicLink();
       const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
       const key = `${v.name}/${f.rel}`;
       const hit = cache?.get(key);
-      const entry: FileEntry = { volume: v.name, path: f.rel, size: Number(st.size), sha256: '' };
-      if (st.isSymbolicLink()) entry.link = true;
-      if (hit !== undefined && hit.stamp === stamp) {
-        entry.sha256 = hit.sha256;
-        seen.set(key, hit);
-      } else {
-        misses.push({ index: i, abs: f.abs, key, stamp });
-      }
-      entries.push(entry);
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
-    }
-    await mapLimit(misses, PARALLEL, async (m) => {
-      const entry = entries[m.index] as FileEntry;
-      entry.sha256 = entry.link === true ? sha256Text(await readlink(m.abs)) : await sha256File(m.abs);
-      seen.set(m.key, { stamp: m.stamp, sha256: entry.sha256 });
+      const sha256 =
+        hit !== undefined && hit.stamp === stamp
+          ? hit.sha256
+          : link
+            ? sha256Text(await readlink(f.abs))
+            : await sha256File(f.abs);
+      seen.set(key, { stamp, sha256 });
+      const entry: FileEntry = { volume: v.name, path: f.rel, size: Number(st.size), sha256 };
+      if (link) entry.link = true;
+      return entry;
     });
     files.push(...entries);
     summary.push({
@@ -101,7 +99,7 @@ interface Found {
 /** Regular files and links under `root`, sorted by path. */
 async function listVolume(root: string): Promise<Found[]> {
   const out: Found[] = [];
-  const pending: [string, string][] = [[path.resolve(root), '']];
+  const pending: [string, string][] = [[root, '']];
   let reads = 0;
   while (pending.length > 0) {
     const [dir, rel] = pending.pop() as [string, string];
@@ -114,8 +112,7 @@ async function listVolume(root: string): Promise<Found[]> {
     }
     for (const e of entries) {
       if (rel === '' && (RESTORE_WORK_DIRS as readonly string[]).includes(e.name)) continue;
-      // `dir` is normalized already: a plain join is several times cheaper than path.join.
-      const abs = dir.endsWith('/') ? dir + e.name : `${dir}/${e.name}`;
+      const abs = path.join(dir, e.name);
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) pending.push([abs, r]);
       else if (e.isFile() || e.isSymbolicLink()) out.push({ abs, rel: r });
@@ -135,10 +132,19 @@ function sha256Text(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T, i);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }

@@ -102,28 +102,21 @@ export async function backupUnlocked(
     pending?.catch(() => undefined);
     const dumpDir = pg?.readyDumpDir();
     dumpDir?.catch(() => undefined);
-    // The volumes' view (btrfs snapshots) is made and scanned beside the checks: the scan reads
-    // and writes nothing restic or the database see.
-    const viewing = volumeView(ctx.target.volumes, ctx.log);
-    const scanning = viewing.then((view) => scanWithCache(backupPaths(ctx.dir).hashes, view));
-    scanning.catch(() => undefined);
     let ok = false;
     try {
       const checkValue =
         pg === undefined || options.skipGuards === true ? undefined : (await pg.nonEmpty(options.nonEmptySql)).value;
-      const view = await viewing;
-      const dump = pending === undefined ? undefined : { pending: await pending, dir: await dumpDir };
-      const at = { restic, phase, started, view, checkValue, repository, dump, scanning };
-      const result = await backupFrom(ctx, options, at);
-      ok = true;
-      return result;
+      phase('scan');
+      const view = await volumeView(ctx.target.volumes, ctx.log);
+      try {
+        const dump = pending === undefined ? undefined : { pending: await pending, dir: await dumpDir };
+        const result = await backupFrom(ctx, options, { restic, phase, started, view, checkValue, repository, dump });
+        ok = true;
+        return result;
+      } finally {
+        await view.release();
+      }
     } finally {
-      // Released whether or not the backup got as far as reading it, once the scan is done.
-      await scanning.catch(() => undefined);
-      await viewing.then(
-        (view) => view.release(),
-        () => undefined,
-      );
       // A failed backup does not wait for the stats query its dump no longer needs.
       const closing = pending?.then((p) => p.close());
       if (ok) await closing;
@@ -146,8 +139,6 @@ async function backupFrom(
     repository: Promise<boolean> | undefined;
     /** The database's dump, begun, and the dump directory when the container mounts it. */
     dump: { pending: PendingDump; dir: string | undefined } | undefined;
-    /** The volumes' scan, under way. */
-    scanning: Promise<VolumeScan>;
   },
 ): Promise<BackupSuccess> {
   const { restic, phase, started, view, checkValue } = at;
@@ -160,21 +151,18 @@ async function backupFrom(
     await mkdir(paths.staging, { recursive: true, mode: 0o700 });
   }
   let dumping: Promise<DatabaseManifest> | undefined;
-  let savingCache: Promise<void> | undefined;
   const dumpDir = at.dump?.dir;
   try {
-    // The repository and its password are proven before the database is dumped.
+    // The repository and its password are proven before the database is dumped; the dump then
+    // runs while the files are scanned.
     const exists = await at.repository;
     const pg = ctx.postgres;
     if (pg !== undefined && at.dump !== undefined && (checkValue === undefined || databaseHasData(checkValue))) {
       dumping = dumpInto(at.dump.pending, pg.database, dumpDir ?? staging, dumpDir !== undefined, options.signal);
       dumping.catch(() => undefined);
     }
-    phase('scan');
-    const { scan, save } = await at.scanning;
-    // The hashes hold for those stats whatever the upload does: saved meanwhile, off its path.
-    savingCache = save();
-    savingCache.catch(() => undefined);
+    const cache = await loadHashCache(paths.hashes);
+    const scan = await scanVolumes(view.roots, cache);
     const refusal =
       options.skipGuards === true
         ? undefined
@@ -227,7 +215,7 @@ async function backupFrom(
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
     const summary = await backupOrCreate(ctx, restic, request, at.repository === undefined);
-    await savingCache;
+    await saveHashCache(paths.hashes, cache);
     let forgotten = 0;
     let retentionError: string | undefined;
     if (options.prune === true) {
@@ -257,26 +245,12 @@ async function backupFrom(
     if (retentionError !== undefined) success.retentionError = retentionError;
     return success;
   } finally {
-    // A failed backup still waits for its dump (the staging directory is removed after it) and
-    // the cache's write.
+    // A failed backup still waits for its dump: the staging directory is removed after it.
     await dumping?.catch(() => undefined);
-    await savingCache?.catch(() => undefined);
     await rm(paths.staging, { recursive: true, force: true });
     // The dump holds the data: it does not outlive its upload, nor a failed one.
     if (dumpDir !== undefined) await emptyDumpDir(dumpDir);
   }
-}
-
-interface VolumeScan {
-  scan: Awaited<ReturnType<typeof scanVolumes>>;
-  save: () => Promise<void>;
-}
-
-/** The volumes' files and hashes, hashing only what changed since the last scan; `save` keeps the hashes. */
-async function scanWithCache(file: string, view: VolumeView): Promise<VolumeScan> {
-  const cache = await loadHashCache(file);
-  const scan = await scanVolumes(view.roots, cache);
-  return { scan, save: () => saveHashCache(file, cache) };
 }
 
 /**
