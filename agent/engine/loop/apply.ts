@@ -92,7 +92,8 @@ export async function applyPlan(plan: Plan, executors: Executors, options: Apply
     slog.info({ reason: step.reason, risk: step.risk }, `${step.action} ${subjectOf(step)}`);
     try {
       const ctx = ctxFor(step, slog);
-      const undo = await run(executors, step, signal === undefined ? ctx : { ...ctx, signal });
+      // The step's context carries the caller's signal already; side by side, the siblings' one.
+      const undo = await run(executors, step, siblings === undefined ? ctx : { ...ctx, signal: siblings.signal });
       done.push({ step, undo });
       setOutcome(changes, step.id, 'applied');
       await journal.step(step.id, 'done');
