@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests drive (git, gpg, ssh-keygen, age, xorriso, poppler,
+# Installs the Debian packages the tests drive (git, python3, gpg, ssh-keygen, age, xorriso, poppler,
 # cloud-init for its schema check, zbar, fuseiso, restic, caddy, openssl,
 # prometheus for promtool, pebble for ACME, chromium for the browser tests; parted, e2fsprogs,
 # btrfs-progs for the first-boot disk tests) when missing, so `npm test` works on a fresh machine;
@@ -7,7 +7,7 @@
 # With arguments, installs those packages instead (the benchmarks' baselines, and
 # `npm run image` / `npm run test:vm`: mmdebstrap packer qemu-system-x86 qemu-utils socat).
 set -euo pipefail
-pkgs=(git gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus
+pkgs=(git python3 gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus
   pebble chromium parted e2fsprogs btrfs-progs)
 if [ $# -gt 0 ]; then pkgs=("$@"); fi
 need=()
