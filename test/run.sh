@@ -21,16 +21,36 @@ if [ "$vm" = 1 ]; then
   image=$!
 fi
 
-node --import tsx --test --test-concurrency=1 "${tests[@]}"
+# Each failure again at the end, where a log's tail shows it: the TAP of every run is kept.
+failures() {
+  [ "$status" = 0 ] && return
+  echo "# the failures again (whole TAP in $artifacts/*.tap):"
+  awk '/^ *not ok /{p=1; n=0; st=-1}
+    p && /^ *stack: /{st=0; print; next}
+    p && st >= 0 && !/^ *\.\.\.$/{if (st++ < 2) print; next}
+    p{print; if (/^ *\.\.\.$/ || ++n > 40) p=0}' "$artifacts"/*.tap
+}
+suite() {
+  local tap=$1
+  shift
+  node --import tsx --test --test-concurrency=1 --test-reporter=tap --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$artifacts/$tap" "$@"
+}
+
+rm -f "$artifacts"/*.tap
+suite suite.tap "${tests[@]}"
 status=$?
-[ "$vm" = 1 ] || exit $status
+[ "$vm" = 1 ] || { failures; exit $status; }
 
 started=$SECONDS
 if ! wait "$image"; then
   tail -n 40 "$artifacts/image-build.log" >&2
   echo "# the appliance image did not build (see $artifacts/image-build.log)" >&2
+  status=1
+  failures
   exit 1
 fi
 echo "# the image was ready $((SECONDS - started)) s after the suite: $(tail -n 1 "$artifacts/image-build.log")"
-node --import tsx --test --test-concurrency=1 test/vm/*.vmtest.ts || status=1
+suite vm.tap test/vm/*.vmtest.ts || status=1
+failures
 exit $status
