@@ -3,7 +3,13 @@ import https from 'node:https';
 import { httpRequest, type HttpAnswer } from './docker-env.ts';
 
 /** One request of a loop: its answer, or the error that stood in for one (a connection failure). */
-export type LoopResult = { at: number; answer: HttpAnswer } | { at: number; error: string };
+export type LoopResult =
+  | {
+      at: number;
+      answer: HttpAnswer;
+      /** Sent again after the server refused the stream unprocessed. */ refused?: true;
+    }
+  | { at: number; error: string };
 
 /** Requests sent one after another until stopped (at most `max`), as users would during an update. */
 export interface RequestLoop {
@@ -33,7 +39,7 @@ export function requestLoop(
 /** Sends `send()` one after another, `pauseMs` apart, until stopped or `max` were sent. */
 function loop(
   options: { pauseMs?: number; max?: number },
-  send: () => Promise<HttpAnswer>,
+  send: () => Promise<HttpAnswer & { refused?: true }>,
   close?: () => void,
 ): RequestLoop {
   const results: LoopResult[] = [];
@@ -43,7 +49,8 @@ function loop(
     while (!state.stopped && results.length < max) {
       const at = Date.now();
       try {
-        results.push({ at, answer: await send() });
+        const { refused, ...answer } = await send();
+        results.push({ at, answer, ...(refused === undefined ? {} : { refused }) });
       } catch (err) {
         results.push({ at, error: (err as Error).message });
       }
@@ -89,7 +96,7 @@ export function keepAliveLoop(
       req.on('error', reject);
       req.end();
     });
-  const h2 = (): Promise<HttpAnswer> =>
+  const h2once = (): Promise<HttpAnswer> =>
     new Promise((resolve, reject) => {
       if (session === undefined || session.closed || session.destroyed) {
         session = http2.connect(target.origin, { servername: options.servername, rejectUnauthorized: false });
@@ -113,6 +120,18 @@ export function keepAliveLoop(
       req.on('error', reject);
       req.end();
     });
+  // A stream sent as the server's GOAWAY (a Caddy reload) crossed it is refused unprocessed:
+  // HTTP/2 clients send it again on a new connection (RFC 9113 §8.7), as browsers do.
+  const h2 = async (): Promise<HttpAnswer & { refused?: true }> => {
+    try {
+      return await h2once();
+    } catch (err) {
+      if (!/NGHTTP2_REFUSED_STREAM/.test((err as Error).message)) throw err;
+      session?.close();
+      session = undefined;
+      return { ...(await h2once()), refused: true };
+    }
+  };
   return loop(
     options,
     () => (options.http2 === true ? h2() : h1()),
