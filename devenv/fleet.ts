@@ -58,6 +58,7 @@ export interface Fleet {
   caFile: string;
   /** Edits files in the work clone, commits and pushes; returns the new commit. */
   commit(message: string, edit: (f: FleetFiles) => Promise<void>): Promise<string>;
+  /** Stops the git server and removes the root (kept with APPLIANCE_KEEP_TEST_DIRS=1). */
   close(): Promise<void>;
 }
 
@@ -153,7 +154,11 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
       await git(work, ['push', '-q', 'origin', 'main']);
       return git(work, ['rev-parse', 'HEAD']);
     },
-    close: () => server.stop(),
+    async close() {
+      await server.stop();
+      // The repo, the state and the app's data when it lives under the root (~100 MB a fleet).
+      if (process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') await rm(root, { recursive: true, force: true });
+    },
   };
 }
 

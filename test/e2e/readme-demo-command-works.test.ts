@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../agent/lib/exec.ts';
@@ -35,6 +35,7 @@ test("the README's main command brings the demo up, and every step of its printe
     await exited;
     await removeOwned(env, name);
     await run('bash', [join(root, 'devenv', 'env', 'btrfs.sh'), 'down', `demo-${name}`]);
+    if (process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') await rm(demoDir, { recursive: true, force: true });
   });
 
   await waitFor('the demo to print its walkthrough', 900_000, () => {
