@@ -22,6 +22,7 @@ log "up: state in $STATE"
 
 install_packages
 ensure_engine
+sweep_networks
 ensure_images
 ensure_registry
 push_images "debian:$SUITE" postgres:15 caddy:2.6 "${DEMO_VERSIONS[@]/#/demo:}"

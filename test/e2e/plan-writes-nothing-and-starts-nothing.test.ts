@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../agent/lib/exec.ts';
 import { docker, ensureEnv } from '../../devenv/docker-env.ts';
-import { createFleet, type Fleet } from '../../devenv/fleet.ts';
+import { createFleet, removeOwned, type Fleet } from '../../devenv/fleet.ts';
 import { fleetRoot, uniqueName } from '../../devenv/fleet-helpers.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'bin', 'appliance.js');
@@ -31,7 +31,10 @@ test('appliance plan writes no state file and starts no container, also where ap
   const name = uniqueName('planro');
   const root = fleetRoot(name);
   const fleet = await createFleet({ root, env, name });
-  t.after(() => fleet.close());
+  t.after(async () => {
+    await removeOwned(env, name);
+    await fleet.close();
+  });
 
   // A fresh machine: plan makes no state directory (no spec key).
   const fresh = join(root, 'fresh-state');

@@ -68,3 +68,13 @@ ensure_engine() {
   done
   note "started dockerd (pid $(<"$RUN/dockerd.pid"), storage $("$DOCKER" info --format '{{.Driver}}'))"
 }
+
+# Networks of appliances (tests, the demo) that no container uses any more, from runs that
+# ended without removing them. Docker's default address pools hold about 30 networks: leftovers
+# pile up across runs on one engine until every network create fails. Networks made in the
+# last 10 minutes stay (a run may be between creating one and starting its containers).
+sweep_networks() {
+  local gone
+  gone=$("$DOCKER" network prune -f --filter label=appliance.owner --filter until=10m | sed -n '2,$p' | grep -c . || true)
+  if ((gone > 0)); then note "removed $gone unused appliance networks left by earlier runs"; fi
+}
