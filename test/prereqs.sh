@@ -5,7 +5,7 @@
 # btrfs-progs for the first-boot disk tests) when missing, so `npm test` works on a fresh machine;
 # the Docker and btrfs tests install theirs through devenv/env/. Quick when everything is there.
 # With arguments, installs those packages instead (the benchmarks' baselines, and
-# `npm run image` / `npm run test:vm`: mmdebstrap packer qemu-system-x86 qemu-utils socat).
+# `npm run image` and test/run.sh for the VM tests: mmdebstrap packer qemu-system-x86 qemu-utils socat).
 set -euo pipefail
 pkgs=(git python3 gnupg openssh-client age xorriso poppler-utils cloud-init zbar-tools fuseiso restic caddy openssl prometheus
   pebble chromium parted e2fsprogs btrfs-progs)
