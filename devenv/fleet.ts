@@ -157,7 +157,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     async close() {
       await server.stop();
       // The repo, the state and the app's data when it lives under the root (~100 MB a fleet).
-      if (process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') await rm(root, { recursive: true, force: true });
+      await removeTestDir(root);
     },
   };
 }
@@ -218,6 +218,11 @@ export async function startAgent(
       await exited;
     },
   };
+}
+
+/** Removes a test's directory once it is done; APPLIANCE_KEEP_TEST_DIRS=1 keeps it for a look. */
+export async function removeTestDir(dir: string): Promise<void> {
+  if (process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') await rm(dir, { recursive: true, force: true });
 }
 
 /** GET /status of the fleet's agent, or undefined while it does not answer. */

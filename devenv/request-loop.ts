@@ -7,7 +7,8 @@ export type LoopResult =
   | {
       at: number;
       answer: HttpAnswer;
-      /** Sent again after the server refused the stream unprocessed. */ refused?: true;
+      /** Sent again after the server refused the stream unprocessed. */
+      refused?: true;
     }
   | { at: number; error: string };
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../agent/lib/exec.ts';
 import { ensureEnv } from '../../devenv/docker-env.ts';
-import { removeOwned, waitFor } from '../../devenv/fleet.ts';
+import { removeOwned, removeTestDir, waitFor } from '../../devenv/fleet.ts';
 import { fleetRoot, uniqueName } from '../../devenv/fleet-helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -35,7 +35,7 @@ test("the README's main command brings the demo up, and every step of its printe
     await exited;
     await removeOwned(env, name);
     await run('bash', [join(root, 'devenv', 'env', 'btrfs.sh'), 'down', `demo-${name}`]);
-    if (process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') await rm(demoDir, { recursive: true, force: true });
+    await removeTestDir(demoDir);
   });
 
   await waitFor('the demo to print its walkthrough', 900_000, () => {
