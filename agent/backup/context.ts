@@ -63,6 +63,7 @@ export function createBackupContext(target: BackupTarget, options: BackupContext
       { repository: repo.repository, password: repo.password, env: repo.env, knownHosts: repo.knownHosts },
       {
         cacheDir: path.join(dir, 'restic-cache'),
+        keyMemo: path.join(dir, 'restic-key.json'),
         timezone: target.timezone,
         ...(options.resticBin === undefined ? {} : { bin: options.resticBin }),
         ...(options.secrets === undefined ? {} : { secrets: options.secrets }),

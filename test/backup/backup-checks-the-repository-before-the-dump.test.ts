@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runBackup, type BackupPhase } from '../../agent/backup/run-backup.ts';
+import type { BackupTarget } from '../../agent/core/backup-target.ts';
 import { isAgentError } from '../../agent/core/errors.ts';
 import { Restic } from '../../agent/drivers/restic/restic.ts';
 import { openPostgresSuite, type EnvInfo, type PostgresFixture } from '../../devenv/docker-env.ts';
@@ -39,4 +40,33 @@ test('a wrong repository password fails the backup before the database is dumped
   assert.ok(!phases.includes('dump'), `phases: ${phases.join(', ')}`);
   const status = await ctx.status.read(new Date());
   assert.equal(status.lastFailure?.code, 'BackupPasswordWrong');
+});
+
+test('a password changed after good backups still fails before the dump', async () => {
+  const files = path.join(root, 'files-2');
+  await mkdir(files, { recursive: true });
+  await writeFile(path.join(files, 'f.txt'), 'data\n');
+  await sql(pgA, 'CREATE TABLE IF NOT EXISTS items (id int); INSERT INTO items VALUES (2)');
+  const repo = path.join(root, 'repo-2');
+  const state = path.join(root, 'state-2');
+  const pgPass = await pgPassword(pgA);
+  const target = (password: string): BackupTarget => ({
+    ...testTarget({
+      appliance: 'repofirst',
+      repository: repo,
+      volumes: [{ name: 'files', hostPath: files }],
+      pg: pgA,
+      password: pgPass,
+    }),
+    repository: { repository: repo, password, env: {}, knownHosts: [] },
+  });
+  // Two good backups: the second checks the repository from what the first remembered.
+  await runBackup(testContext(target('the-first-password'), state, env));
+  await runBackup(testContext(target('the-first-password'), state, env));
+  const phases: BackupPhase[] = [];
+  await assert.rejects(
+    runBackup(testContext(target('a-changed-password'), state, env), { onPhase: (p) => phases.push(p) }),
+    (err) => isAgentError(err, 'BackupPasswordWrong'),
+  );
+  assert.ok(!phases.includes('dump'), `phases: ${phases.join(', ')}`);
 });

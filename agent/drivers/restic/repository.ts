@@ -18,6 +18,11 @@ export interface ResticOptions {
   cacheDir?: string;
   /** Secret values are also registered here, for the caller's log scrubbing. */
   secrets?: SecretRegistry;
+  /**
+   * Where a local repository's accepted key is remembered (0600), so that checking it needs no
+   * key derivation; see key-memo.ts. Without it every check asks restic.
+   */
+  keyMemo?: string;
   /** IANA zone in which retention counts days, weeks and months (restic uses the local zone). */
   timezone?: string;
 }

@@ -11,6 +11,7 @@ import {
   type ResticSnapshot,
 } from './output.ts';
 import { classifyResticError, withResticEnv } from './env.ts';
+import { keyCount, memoOpens, rememberKey } from './key-memo.ts';
 import type { ResticOptions, ResticRepository } from './repository.ts';
 
 /** Where a restic repository is and how to open it: env.yml `backup`. All of it is secret. */
@@ -85,17 +86,21 @@ export class Restic {
   /**
    * True when a repository answers at the location with this password; false when there is
    * none. Removes stale locks on the way (`restic unlock`: only locks of processes that are gone),
-   * so a run killed earlier never blocks the jobs after it.
+   * so a run killed earlier never blocks the jobs after it. A local repository with no lock whose
+   * config and key file are as when this password last opened it is not asked again (keyMemo).
    */
   async exists(): Promise<boolean> {
+    const memo = this.options.keyMemo;
+    if (memo !== undefined && (await memoOpens(memo, this.repo.repository, this.repo.password))) return true;
     try {
       await this.exec(['unlock']);
-      return true;
     } catch (err) {
       const failure = this.classify(err, 'open the backup repository');
       if (failure.code === 'BackupRepositoryMissing') return false;
       throw failure;
     }
+    await this.remember();
+    return true;
   }
 
   /** Creates the repository unless it exists; true when it was created. */
@@ -104,7 +109,23 @@ export class Restic {
     await this.exec(['init']).catch((err: unknown) => {
       throw this.classify(err, 'create the backup repository');
     });
+    await this.remember();
     return true;
+  }
+
+  /** Notes which key file the password opened, for {@link exists}; the memo is only a shortcut. */
+  private async remember(): Promise<void> {
+    const memo = this.options.keyMemo;
+    if (memo === undefined) return;
+    const { repository, password } = this.repo;
+    try {
+      // With several keys only restic knows which one opened (one more key derivation, once).
+      const current =
+        (await keyCount(repository)) > 1 ? parseCurrentKey(await this.exec(['key', 'list', '--json'])) : undefined;
+      await rememberKey(memo, repository, password, current);
+    } catch {
+      // Without a memo the next run asks restic again.
+    }
   }
 
   /** `restic backup --json`; throws when restic fails or could not read some files. */
@@ -274,6 +295,13 @@ export class Restic {
   private classify(err: unknown, what: string, data: Record<string, unknown> = {}): AgentError {
     return classifyResticError(err, what, this.secrets, data);
   }
+}
+
+/** The id (a prefix of its file name) of the key that opened, from `restic key list --json`. */
+function parseCurrentKey(out: string): string | undefined {
+  const keys = JSON.parse(out) as { current?: boolean; id?: string }[];
+  const id = keys.find((k) => k.current === true)?.id;
+  return id !== undefined && /^[0-9a-f]{8,64}$/.test(id) ? id : undefined;
 }
 
 function filterArgs(filter: SnapshotFilter): string[] {
