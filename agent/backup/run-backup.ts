@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dumpPathOf, SNAPSHOT_LAYOUT, type BackupManifest, type DatabaseManifest } from '../core/backup-manifest.ts';
-import { databaseHasData, guardBackup } from '../core/backup-guards.ts';
+import { guardBackup } from '../core/backup-guards.ts';
 import { backupFailed, backupSucceeded, type BackupSuccess } from '../core/backup-status.ts';
 import { snapshotTags } from '../core/backup-target.ts';
 import { AgentError, describeError, isAgentError } from '../core/errors.ts';
@@ -92,9 +92,10 @@ export async function backupUnlocked(
     phase('checks');
     // A dump can take long: the repository and password are checked first, beside the database
     // check and the scan. Without a database the backup call itself checks them: each restic
-    // call pays the password's key derivation (scrypt, 0.2–0.5 s), as much as an incremental
-    // backup's own work. Meanwhile the dump's transaction opens and reads the table stats, and
-    // the dump directory is readied: nothing is written before the check passed.
+    // call pays the password's key derivation (scrypt, 0.2–0.9 s), as much as an incremental
+    // backup's own work (a local repository opened before is checked on the filesystem instead).
+    // Meanwhile the dump's transaction opens and reads the table stats, and the dump directory
+    // is readied: nothing is written before the check passed.
     const pg = ctx.postgres;
     const repository = pg === undefined ? undefined : restic.exists();
     repository?.catch(() => undefined);
@@ -102,11 +103,13 @@ export async function backupUnlocked(
     pending?.catch(() => undefined);
     const dumpDir = pg?.readyDumpDir();
     dumpDir?.catch(() => undefined);
+    const checkValue =
+      pg === undefined || options.skipGuards === true
+        ? undefined
+        : pg.nonEmpty(options.nonEmptySql).then((r) => r.value);
+    checkValue?.catch(() => undefined);
     let ok = false;
     try {
-      const checkValue =
-        pg === undefined || options.skipGuards === true ? undefined : (await pg.nonEmpty(options.nonEmptySql)).value;
-      phase('scan');
       const view = await volumeView(ctx.target.volumes, ctx.log);
       try {
         const dump = pending === undefined ? undefined : { pending: await pending, dir: await dumpDir };
@@ -134,14 +137,15 @@ async function backupFrom(
     phase: (phase: BackupPhase) => void;
     started: Date;
     view: VolumeView;
-    checkValue: string | undefined;
+    /** The "not empty" check's value (undefined: no database, or guards skipped). */
+    checkValue: Promise<string> | undefined;
     /** Whether the repository exists (it opened with the password), checked meanwhile. */
     repository: Promise<boolean> | undefined;
     /** The database's dump, begun, and the dump directory when the container mounts it. */
     dump: { pending: PendingDump; dir: string | undefined } | undefined;
   },
 ): Promise<BackupSuccess> {
-  const { restic, phase, started, view, checkValue } = at;
+  const { restic, phase, started, view } = at;
   const { target } = ctx;
   const paths = backupPaths(ctx.dir);
   // Frozen volumes: manifest, dump and env.yml go beside their snapshots, where restic runs.
@@ -154,13 +158,16 @@ async function backupFrom(
   const dumpDir = at.dump?.dir;
   try {
     // The repository and its password are proven before the database is dumped; the dump then
-    // runs while the files are scanned.
+    // runs while the emptiness check ends and the files are scanned. An empty database is
+    // refused below, after its (small) dump, which is then discarded.
     const exists = await at.repository;
     const pg = ctx.postgres;
-    if (pg !== undefined && at.dump !== undefined && (checkValue === undefined || databaseHasData(checkValue))) {
+    if (pg !== undefined && at.dump !== undefined) {
       dumping = dumpInto(at.dump.pending, pg.database, dumpDir ?? staging, dumpDir !== undefined, options.signal);
       dumping.catch(() => undefined);
     }
+    const checkValue = await at.checkValue;
+    phase('scan');
     const cache = await loadHashCache(paths.hashes);
     const scan = await scanVolumes(view.roots, cache);
     const refusal =
