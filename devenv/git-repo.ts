@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdir, writeFile, rm, symlink, mkdtemp } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -43,9 +44,21 @@ export async function git(
   return result.stdout.trim();
 }
 
-/** A fresh temporary directory (remove it with `rm(dir, { recursive: true })`). */
+const madeDirs = new Set<string>();
+
+/**
+ * A fresh temporary directory, removed when the process exits (each test file is a process),
+ * unless APPLIANCE_KEEP_TEST_DIRS=1 keeps it for a look.
+ */
 export async function tempDir(prefix = 'appliance-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  if (madeDirs.size === 0 && process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') {
+    process.once('exit', () => {
+      for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  madeDirs.add(dir);
+  return dir;
 }
 
 /** Creates an empty bare repository `<root>/<name>` whose HEAD is `branch`; returns its path. */

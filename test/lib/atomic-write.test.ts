@@ -1,12 +1,21 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../agent/lib/atomic-write.ts';
 
-test('writes content with the requested mode and leaves no temp file', async () => {
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+  dirs.push(dir);
+  return dir;
+}
+
+test('writes content with the requested mode and leaves no temp file', async () => {
+  const dir = await tempDir();
   const path = join(dir, 'sub', 'secret.txt');
   await writeFileAtomic(path, 'hello', { mode: 0o600 });
   assert.equal(await readFile(path, 'utf8'), 'hello');
@@ -15,7 +24,7 @@ test('writes content with the requested mode and leaves no temp file', async () 
 });
 
 test('replaces an existing file whole', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+  const dir = await tempDir();
   const path = join(dir, 'state.json');
   await writeFile(path, 'old content that is longer');
   await writeFileAtomic(path, 'new');
@@ -23,7 +32,7 @@ test('replaces an existing file whole', async () => {
 });
 
 test('a failed write keeps the old file and cleans up', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+  const dir = await tempDir();
   const path = join(dir, 'state.json');
   await writeFile(path, 'old');
   // A directory in place of the target makes the rename fail after the temp file was written.
