@@ -9,7 +9,7 @@ import { editEnv, registryLogin } from './edit-env.ts';
 import type { EnvInfo } from './docker-env.ts';
 import { docker, httpRequest } from './docker-env.ts';
 import { startGitServer, type GitServer } from './git-server.ts';
-import { createBareRepo, git } from './git-repo.ts';
+import { createBareRepo, git, keepTestDirs } from './git-repo.ts';
 
 const projectRoot = join(import.meta.dirname, '..');
 const exampleRepo = join(projectRoot, 'example-config-repo');
@@ -220,9 +220,9 @@ export async function startAgent(
   };
 }
 
-/** Removes a test's directory once it is done; APPLIANCE_KEEP_TEST_DIRS=1 keeps it for a look. */
+/** Removes a test's directory once it is done, unless {@link keepTestDirs}. */
 export async function removeTestDir(dir: string): Promise<void> {
-  if (process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') await rm(dir, { recursive: true, force: true });
+  if (!keepTestDirs()) await rm(dir, { recursive: true, force: true });
 }
 
 /** GET /status of the fleet's agent, or undefined while it does not answer. */

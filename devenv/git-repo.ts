@@ -44,15 +44,20 @@ export async function git(
   return result.stdout.trim();
 }
 
+/** APPLIANCE_KEEP_TEST_DIRS=1 keeps tests' directories for a look. */
+export function keepTestDirs(): boolean {
+  return process.env['APPLIANCE_KEEP_TEST_DIRS'] === '1';
+}
+
 const madeDirs = new Set<string>();
 
 /**
  * A fresh temporary directory, removed when the process exits (each test file is a process),
- * unless APPLIANCE_KEEP_TEST_DIRS=1 keeps it for a look.
+ * unless {@link keepTestDirs}.
  */
 export async function tempDir(prefix = 'appliance-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  if (madeDirs.size === 0 && process.env['APPLIANCE_KEEP_TEST_DIRS'] !== '1') {
+  if (madeDirs.size === 0 && !keepTestDirs()) {
     process.once('exit', () => {
       for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
     });

@@ -1,21 +1,12 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../agent/lib/atomic-write.ts';
-
-const dirs: string[] = [];
-after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
-  dirs.push(dir);
-  return dir;
-}
+import { tempDir } from '../../devenv/git-repo.ts';
 
 test('writes content with the requested mode and leaves no temp file', async () => {
-  const dir = await tempDir();
+  const dir = await tempDir('atomic-');
   const path = join(dir, 'sub', 'secret.txt');
   await writeFileAtomic(path, 'hello', { mode: 0o600 });
   assert.equal(await readFile(path, 'utf8'), 'hello');
@@ -24,7 +15,7 @@ test('writes content with the requested mode and leaves no temp file', async () 
 });
 
 test('replaces an existing file whole', async () => {
-  const dir = await tempDir();
+  const dir = await tempDir('atomic-');
   const path = join(dir, 'state.json');
   await writeFile(path, 'old content that is longer');
   await writeFileAtomic(path, 'new');
@@ -32,7 +23,7 @@ test('replaces an existing file whole', async () => {
 });
 
 test('a failed write keeps the old file and cleans up', async () => {
-  const dir = await tempDir();
+  const dir = await tempDir('atomic-');
   const path = join(dir, 'state.json');
   await writeFile(path, 'old');
   // A directory in place of the target makes the rename fail after the temp file was written.
