@@ -62,14 +62,21 @@ export async function memoOpens(file: string, repository: string, password: stri
 }
 
 /**
- * Records that the password opened the repository with key file `key` (undefined: the only one
- * there). Nothing is recorded for a remote repository, nor when the key file is not known.
+ * Records that the password opened the repository. With one key file that is the one; with
+ * several, `current` says which (the id or a prefix of its file name). Nothing is recorded for a
+ * remote repository, nor when the key file is not known.
  */
-export async function rememberKey(file: string, repository: string, password: string, key?: string): Promise<void> {
+export async function rememberKey(
+  file: string,
+  repository: string,
+  password: string,
+  current: () => Promise<string | undefined>,
+): Promise<void> {
   const dir = localRepositoryPath(repository);
   if (dir === undefined) return;
   const keys = (await readdir(path.join(dir, 'keys'))).filter((k) => /^[0-9a-f]{64}$/.test(k));
-  const name = key === undefined ? (keys.length === 1 ? keys[0] : undefined) : keys.find((k) => k.startsWith(key));
+  const id = keys.length > 1 ? await current() : undefined;
+  const name = keys.length === 1 ? keys[0] : id === undefined ? undefined : keys.find((k) => k.startsWith(id));
   if (name === undefined) return;
   const [config, keyFile] = await Promise.all([
     readFile(path.join(dir, 'config')),
@@ -86,13 +93,6 @@ export async function rememberKey(file: string, repository: string, password: st
     password: hmac(salt, password),
   };
   await writeFileAtomic(file, `${JSON.stringify(memo)}\n`, { mode: 0o600 });
-}
-
-/** How many key files a local repository has (0 for a remote one). */
-export async function keyCount(repository: string): Promise<number> {
-  const dir = localRepositoryPath(repository);
-  if (dir === undefined) return 0;
-  return (await readdir(path.join(dir, 'keys'))).length;
 }
 
 function sha256(data: string | Buffer): string {

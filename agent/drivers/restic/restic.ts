@@ -11,7 +11,7 @@ import {
   type ResticSnapshot,
 } from './output.ts';
 import { classifyResticError, withResticEnv } from './env.ts';
-import { keyCount, memoOpens, rememberKey } from './key-memo.ts';
+import { memoOpens, rememberKey } from './key-memo.ts';
 import type { ResticOptions, ResticRepository } from './repository.ts';
 
 /** Where a restic repository is and how to open it: env.yml `backup`. All of it is secret. */
@@ -117,12 +117,11 @@ export class Restic {
   private async remember(): Promise<void> {
     const memo = this.options.keyMemo;
     if (memo === undefined) return;
-    const { repository, password } = this.repo;
     try {
       // With several keys only restic knows which one opened (one more key derivation, once).
-      const current =
-        (await keyCount(repository)) > 1 ? parseCurrentKey(await this.exec(['key', 'list', '--json'])) : undefined;
-      await rememberKey(memo, repository, password, current);
+      await rememberKey(memo, this.repo.repository, this.repo.password, async () =>
+        parseCurrentKey(await this.exec(['key', 'list', '--json'])),
+      );
     } catch {
       // Without a memo the next run asks restic again.
     }
