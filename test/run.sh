@@ -34,10 +34,12 @@ failures() {
     p && st >= 0 && !/^ *\.\.\.$/{if (st++ < 2) print; next}
     p{print; if (/^ *\.\.\.$/ || ++n > 40) p=0}' "$artifacts"/*.tap
 }
+# --test-force-exit: a test file whose tests are done exits even if something it started is still up
+# (a hook that failed before its kill left an agent running, and CI waited for it until its timeout).
 suite() {
   local tap=$1
   shift
-  node --import tsx --test --test-concurrency=1 --test-reporter=tap --test-reporter-destination=stdout \
+  node --import tsx --test --test-concurrency=1 --test-force-exit --test-reporter=tap --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$artifacts/$tap" "$@"
 }
 

@@ -52,12 +52,14 @@ test('an agent without trusted signers and without allow_unsigned does not start
 
 test('allow_unsigned warns at start and in /status; status.json is 0600', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'agent-trust-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const port = await freePort();
   const run = agent(await bootstrap(dir, 'trust: { allow_unsigned: true }', `127.0.0.1:${port}`), false);
+  // One hook, the agent first: it writes its state until it exits, and a failing hook skips the later
+  // ones (a removal racing its status ref left the agent running and the suite waiting for it).
   t.after(async () => {
     run.child.kill('SIGTERM');
     await run.exited;
+    await rm(dir, { recursive: true, force: true });
   });
   let status: AgentStatus | undefined;
   for (let i = 0; i < 100 && status?.lastCycleFinishedAt === undefined; i += 1) {
