@@ -94,8 +94,8 @@ export async function backupUnlocked(
     // check and the scan. Without a database the backup call itself checks them: each restic
     // call pays the password's key derivation (scrypt, 0.2–0.9 s), as much as an incremental
     // backup's own work (a local repository opened before is checked on the filesystem instead).
-    // Meanwhile the dump's transaction opens and reads the table stats, and the dump directory
-    // is readied: nothing is written before the check passed.
+    // Meanwhile the dump's transaction opens and the dump directory is readied: nothing is
+    // written before the check passed.
     const pg = ctx.postgres;
     const repository = pg === undefined ? undefined : restic.exists();
     repository?.catch(() => undefined);
@@ -158,8 +158,8 @@ async function backupFrom(
   const dumpDir = at.dump?.dir;
   try {
     // The repository and its password are proven before the database is dumped; the dump then
-    // runs while the emptiness check ends and the files are scanned. An empty database is
-    // refused below, after its (small) dump, which is then discarded.
+    // runs while the emptiness check ends and the files are scanned, then beside the table
+    // stats. An empty database is refused below, after its (small) dump, which is discarded.
     const exists = await at.repository;
     const pg = ctx.postgres;
     if (pg !== undefined && at.dump !== undefined) {
@@ -170,6 +170,8 @@ async function backupFrom(
     phase('scan');
     const cache = await loadHashCache(paths.hashes);
     const scan = await scanVolumes(view.roots, cache);
+    // The table stats join pg_dump now: all three at once starve pg_dump on 2 cores.
+    if (dumping !== undefined) at.dump?.pending.readStats();
     const refusal =
       options.skipGuards === true
         ? undefined

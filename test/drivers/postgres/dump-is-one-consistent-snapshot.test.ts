@@ -78,26 +78,8 @@ test('a dump taken during writes matches the table stats recorded with it, and r
     `INSERT INTO a (v) SELECT md5(g::text) FROM generate_series(1, 20000) g;
                       INSERT INTO b (v) SELECT md5(g::text) FROM generate_series(1, 20000) g;`,
   );
-  const writer = await connect(fixture);
-  const load = { writing: true, writes: 0 };
-  const loop = (async () => {
-    while (load.writing) {
-      await writer.query(`BEGIN; INSERT INTO a (v) VALUES ('w'); INSERT INTO b (v) VALUES ('w'); COMMIT;`);
-      load.writes++;
-    }
-  })();
   const file = path.join(dir, 'app.dump');
-  const dumped = (async () => {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const atStart = load.writes;
-    const info = await pg.dump(file);
-    return { info, during: load.writes - atStart };
-  })();
-  const { info, during } = await dumped.finally(async () => {
-    load.writing = false;
-    await loop;
-    await writer.end();
-  });
+  const { value: info, during } = await underWrites(() => pg.dump(file));
   assert.ok(during > 0, 'writes ran during the dump');
   const byName = Object.fromEntries(info.tables.map((t) => [t.table, t]));
   assert.equal(byName['public.a']?.rows, byName['public.b']?.rows, 'one snapshot for all tables');
@@ -133,6 +115,27 @@ test('a dump taken during writes matches the table stats recorded with it, and r
   assert.equal(await pg.databaseExists(scratch), false);
 });
 
+test('table stats started while pg_dump runs (as a backup starts them) come from its snapshot too', async () => {
+  const file = path.join(dir, 'stats-beside.dump');
+  const { value: info, during } = await underWrites(async () => {
+    const pending = await pg.beginDump();
+    try {
+      const writing = pending.write(file);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      pending.readStats();
+      return await writing;
+    } finally {
+      await pending.close();
+    }
+  });
+  assert.ok(during > 0, 'writes ran during the dump');
+  const byName = Object.fromEntries(info.tables.map((t) => [t.table, t]));
+  assert.equal(byName['public.a']?.rows, byName['public.b']?.rows, 'one snapshot for all tables');
+  const scratch = await pg.restoreToScratch('beside', createReadStream(file), info);
+  assert.deepEqual(await pg.tableStats(scratch, info.checksum, info.tables), info.tables);
+  await pg.dropDatabase(scratch);
+});
+
 test('replacing the database from a dump leaves no object created after it', async () => {
   const file = path.join(dir, 'before.dump');
   const info = await pg.dump(file);
@@ -153,3 +156,28 @@ test('a broken dump fails the restore and leaves the live database as it was', a
   assert.deepEqual(await databaseDigest(fixture), before);
   assert.equal(await pg.databaseExists('app__restore'), false);
 });
+
+/**
+ * Runs `fn` 200 ms into a stream of transactions that each insert a row into both `a` and `b`
+ * (in any consistent snapshot their counts are equal); `during`: transactions while it ran.
+ */
+async function underWrites<T>(fn: () => Promise<T>): Promise<{ value: T; during: number }> {
+  const writer = await connect(fixture);
+  const load = { writing: true, writes: 0 };
+  const loop = (async () => {
+    while (load.writing) {
+      await writer.query(`BEGIN; INSERT INTO a (v) VALUES ('w'); INSERT INTO b (v) VALUES ('w'); COMMIT;`);
+      load.writes++;
+    }
+  })();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const atStart = load.writes;
+    const value = await fn();
+    return { value, during: load.writes - atStart };
+  } finally {
+    load.writing = false;
+    await loop;
+    await writer.end();
+  }
+}
