@@ -184,6 +184,8 @@ export class PostgresDriver {
           await this.dumpInside(inside, snapshot, signal);
           const tables = parseTableStats(await readStats());
           await session.query('COMMIT;');
+          // The session has done its work: it does not wait through the upload.
+          await session.close();
           const dumpBytes = direct === undefined ? await this.copyOut(inside, file, signal) : (await stat(file)).size;
           return { name: this.database, ...info, tables, checksum: CHECKSUM, dumpBytes };
         } finally {
