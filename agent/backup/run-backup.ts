@@ -91,7 +91,7 @@ export async function backupUnlocked(
   return withBackupMount(ctx.target.repository?.mount, async () => {
     phase('checks');
     // A dump can take long: the repository and password are checked first, beside the database
-    // check and the scan. Without a database the backup call itself checks them: each restic
+    // check (the scan follows the check). Without a database the backup call itself checks them: each restic
     // call pays the password's key derivation (scrypt, 0.2–0.9 s), as much as an incremental
     // backup's own work (a local repository opened before is checked on the filesystem instead).
     // Meanwhile the dump's transaction opens and the dump directory is readied: nothing is

@@ -38,7 +38,7 @@ export type DumpInfo = Omit<DatabaseManifest, 'dump'>;
 
 /** A dump's transaction, open, its table stats being read (see PostgresDriver.beginDump). */
 export interface PendingDump {
-  /** pg_dump of the transaction's snapshot into `file` (0600), with the stats; ends the transaction. */
+  /** pg_dump of the transaction's snapshot into `file` (0600), with the stats; ends the transaction and the session. */
   write(file: string, signal?: AbortSignal): Promise<DumpInfo>;
   /** Starts reading the table stats now, beside a running `write` (else `write` starts them). */
   readStats(): void;
