@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import path from 'node:path';
 import type { FileEntry, VolumeManifest } from '../core/backup-manifest.ts';
 import type { BackupVolume } from '../core/backup-target.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
+import { runStreaming } from '../lib/exec.ts';
 
 /** Names at a volume's top level that restores use for their work: never part of the data. */
 export const RESTORE_WORK_DIRS = ['.appliance-restore', '.appliance-pre-restore'] as const;
@@ -14,7 +16,7 @@ export type HashCache = Map<string, { stamp: string; sha256: string }>;
 
 const CACHE_FORMAT = 1;
 const PARALLEL = 8;
-const YIELD_EVERY = 2000;
+const READ_SIZE = 1 << 20;
 
 /** Reads a hash cache file; an unreadable one is an empty cache. */
 export async function loadHashCache(file: string): Promise<HashCache> {
@@ -41,37 +43,42 @@ export async function saveHashCache(file: string, cache: HashCache): Promise<voi
 export async function scanVolumes(
   volumes: readonly { name: string; root: string; path?: string }[],
   cache?: HashCache,
+  /** Stops the scan (a backup that failed meanwhile). */
+  signal?: AbortSignal,
 ): Promise<{ files: FileEntry[]; volumes: VolumeManifest[] }> {
   const seen: HashCache = new Map();
   const files: FileEntry[] = [];
   const summary: VolumeManifest[] = [];
   for (const v of volumes) {
-    const found = await listVolume(v.root);
-    // Metadata comes from the page cache: synchronous calls are several times faster than
-    // promises per file; the loop yields now and then so the event loop keeps serving.
-    const stats: BigIntStats[] = [];
-    for (const [i, f] of found.entries()) {
-      stats.push(lstatSync(f.abs, { bigint: true }));
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
-    }
-    const entries = await mapLimit(found, PARALLEL, async (f, i) => {
-      const st = stats[i] as BigIntStats;
-      const link = st.isSymbolicLink();
-      const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
-      const key = `${v.name}/${f.rel}`;
-      const hit = cache?.get(key);
-      const sha256 =
-        hit !== undefined && hit.stamp === stamp
-          ? hit.sha256
-          : link
-            ? sha256Text(await readlink(f.abs))
-            : await sha256File(f.abs);
-      seen.set(key, { stamp, sha256 });
-      const entry: FileEntry = { volume: v.name, path: f.rel, size: Number(st.size), sha256 };
-      if (link) entry.link = true;
+    const found = await listVolume(v.root, signal);
+    const keys = found.map((f) => `${v.name}/${f.rel}`);
+    const entries = found.map((f, i): FileEntry => {
+      const hit = cache?.get(keys[i] ?? '');
+      const sha256 = hit !== undefined && hit.stamp === f.stamp ? hit.sha256 : f.link ? sha256Text(f.target) : '';
+      const entry: FileEntry = { volume: v.name, path: f.rel, size: f.size, sha256 };
+      if (f.link) entry.link = true;
       return entry;
     });
-    files.push(...entries);
+    // Only files not seen before (or changed since) are read.
+    const buffers: Buffer[] = [];
+    await mapLimit(
+      entries.filter((e) => e.sha256 === ''),
+      PARALLEL,
+      async (e) => {
+        signal?.throwIfAborted();
+        const buffer = buffers.pop() ?? Buffer.allocUnsafe(READ_SIZE);
+        try {
+          e.sha256 = await sha256File(path.join(v.root, e.path), buffer);
+        } finally {
+          buffers.push(buffer);
+        }
+      },
+    );
+    for (const [i, e] of entries.entries()) {
+      seen.set(keys[i] ?? '', { stamp: found[i]?.stamp ?? '', sha256: e.sha256 });
+      // One by one: a spread of a million entries would overflow the call stack.
+      files.push(e);
+    }
     summary.push({
       name: v.name,
       path: v.path ?? v.root,
@@ -92,39 +99,96 @@ export function volumeRoots(volumes: readonly BackupVolume[]): { name: string; r
 }
 
 interface Found {
-  abs: string;
   rel: string;
+  link: boolean;
+  size: number;
+  /** size:mtime(ns):ctime(ns):inode, the cache's validity test. */
+  stamp: string;
+  /** A link's target. */
+  target: string;
 }
 
-/** Regular files and links under `root`, sorted by path. */
-async function listVolume(root: string): Promise<Found[]> {
-  const out: Found[] = [];
-  const pending: [string, string][] = [[root, '']];
-  let reads = 0;
-  while (pending.length > 0) {
-    const [dir, rel] = pending.pop() as [string, string];
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && rel === '') continue;
-      throw err;
-    }
-    for (const e of entries) {
-      if (rel === '' && (RESTORE_WORK_DIRS as readonly string[]).includes(e.name)) continue;
-      const abs = path.join(dir, e.name);
-      const r = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) pending.push([abs, r]);
-      else if (e.isFile() || e.isSymbolicLink()) out.push({ abs, rel: r });
-    }
-    if (++reads % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+/**
+ * Regular files and links under `root` with their stat, sorted by path: one `find` process
+ * lists and stats them all (~4 µs a file here, where node's lstatSync took 8–17 µs and the
+ * scan's CPU is taken from the database dump running beside it). A missing root is empty.
+ */
+async function listVolume(root: string, signal?: AbortSignal): Promise<Found[]> {
+  try {
+    if (!(await lstat(root)).isDirectory()) throw new Error(`${root} is not a directory`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
   }
-  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  const prune = RESTORE_WORK_DIRS.flatMap((d, i) => [...(i === 0 ? [] : ['-o']), '-path', `./${d}`]);
+  const parser = new FindRecords();
+  await runStreaming(
+    'find',
+    ['.', '-mindepth', '1', '(', ...prune, ')', '-prune', '-o', '(', '-type', 'f', '-o', '-type', 'l', ')']
+      // Type, size, mtime, ctime, inode; the path; a link's target: NUL-separated (names may hold newlines).
+      .concat(['-printf', '%y %s %T@ %C@ %i\\0%P\\0%l\\0']),
+    { cwd: root, stdout: parser, timeoutMs: 6 * 3600_000, ...(signal === undefined ? {} : { signal }) },
+  );
+  return parser.found.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
-async function sha256File(file: string): Promise<string> {
+/** Parses find's records (three NUL-terminated fields each) as they arrive. */
+class FindRecords extends Writable {
+  readonly found: Found[] = [];
+  private rest: Buffer = Buffer.alloc(0);
+  private fields: string[] = [];
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error) => void): void {
+    const buf = this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]);
+    let start = 0;
+    let nul = buf.indexOf(0, start);
+    while (nul >= 0) {
+      this.fields.push(buf.toString('utf8', start, nul));
+      if (this.fields.length === 3) {
+        const [head = '', rel = '', target = ''] = this.fields;
+        this.fields = [];
+        const [type, size = '0', mtime = '0', ctime = '0', ino = '0'] = head.split(' ');
+        this.found.push({
+          rel,
+          link: type === 'l',
+          size: Number(size),
+          stamp: `${size}:${ns(mtime)}:${ns(ctime)}:${ino}`,
+          target,
+        });
+      }
+      start = nul + 1;
+      nul = buf.indexOf(0, start);
+    }
+    this.rest = buf.subarray(start);
+    done();
+  }
+}
+
+/** find's seconds with ten decimals (`%T@`) as integer nanoseconds, as node's bigint stat gives them. */
+function ns(seconds: string): string {
+  const dot = seconds.indexOf('.');
+  if (dot < 0 || seconds.startsWith('-')) return seconds;
+  const digits = seconds.slice(0, dot) + seconds.slice(dot + 1, dot + 10).padEnd(9, '0');
+  return digits.replace(/^0+(?=\d)/, '');
+}
+
+/**
+ * sha256 of a file, read through the caller's buffer: a new buffer per read (a read stream)
+ * cost a page fault per 4 KiB, several times the hashing itself (64 MiB: 340 ms against 60 ms).
+ * Non-blocking and not through a link, in case the file was replaced since it was listed.
+ */
+async function sha256File(file: string, buffer: Buffer): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
   return hash.digest('hex');
 }
 
