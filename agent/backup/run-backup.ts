@@ -91,7 +91,7 @@ export async function backupUnlocked(
   return withBackupMount(ctx.target.repository?.mount, async () => {
     phase('checks');
     // A dump can take long: the repository and password are checked first, beside the database
-    // check (the scan follows the check). Without a database the backup call itself checks them: each restic
+    // check and the file scan. Without a database the backup call itself checks them: each restic
     // call pays the password's key derivation (scrypt, 0.2–0.9 s), as much as an incremental
     // backup's own work (a local repository opened before is checked on the filesystem instead).
     // Meanwhile the dump's transaction opens and the dump directory is readied: nothing is
@@ -103,10 +103,8 @@ export async function backupUnlocked(
     pending?.catch(() => undefined);
     const dumpDir = pg?.readyDumpDir();
     dumpDir?.catch(() => undefined);
-    const checkValue =
-      pg === undefined || options.skipGuards === true
-        ? undefined
-        : pg.nonEmpty(options.nonEmptySql).then((r) => r.value);
+    // The check reads the dump's own snapshot, in its session.
+    const checkValue = options.skipGuards === true ? undefined : pending?.then((p) => p.check(options.nonEmptySql));
     checkValue?.catch(() => undefined);
     let ok = false;
     try {
@@ -150,13 +148,20 @@ async function backupFrom(
   const paths = backupPaths(ctx.dir);
   // Frozen volumes: manifest, dump and env.yml go beside their snapshots, where restic runs.
   const staging = view.frozen?.stage ?? paths.staging;
-  if (view.frozen === undefined) {
-    await rm(paths.staging, { recursive: true, force: true });
-    await mkdir(paths.staging, { recursive: true, mode: 0o700 });
-  }
+  // The scan reads only: it starts at once, beside the checks and the dump.
+  const stopScan = new AbortController();
+  const scanning = loadHashCache(paths.hashes).then(async (cache) => ({
+    cache,
+    scan: await scanVolumes(view.roots, cache, stopScan.signal),
+  }));
+  scanning.catch(() => undefined);
   let dumping: Promise<DatabaseManifest> | undefined;
   const dumpDir = at.dump?.dir;
   try {
+    if (view.frozen === undefined) {
+      await rm(paths.staging, { recursive: true, force: true });
+      await mkdir(paths.staging, { recursive: true, mode: 0o700 });
+    }
     // The repository and its password are proven before the database is dumped; the dump then
     // runs while the emptiness check ends and the files are scanned, then beside the table
     // stats. An empty database is refused below, after its (small) dump, which is discarded.
@@ -168,8 +173,7 @@ async function backupFrom(
     }
     const checkValue = await at.checkValue;
     phase('scan');
-    const cache = await loadHashCache(paths.hashes);
-    const scan = await scanVolumes(view.roots, cache);
+    const { cache, scan } = await scanning;
     // The table stats join pg_dump now: all three at once starve pg_dump on 2 cores.
     if (dumping !== undefined) at.dump?.pending.readStats();
     const refusal =
@@ -223,8 +227,11 @@ async function backupFrom(
       ...(options.time === undefined ? {} : { time: options.time }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
+    // The hashes are saved meanwhile: they hold whether or not the upload succeeds.
+    const saving = saveHashCache(paths.hashes, cache);
+    saving.catch(() => undefined);
     const summary = await backupOrCreate(ctx, restic, request, at.repository === undefined);
-    await saveHashCache(paths.hashes, cache);
+    await saving;
     let forgotten = 0;
     let retentionError: string | undefined;
     if (options.prune === true) {
@@ -254,8 +261,10 @@ async function backupFrom(
     if (retentionError !== undefined) success.retentionError = retentionError;
     return success;
   } finally {
-    // A failed backup still waits for its dump: the staging directory is removed after it.
+    // A failed backup still waits for its dump and scan: the staging directory is removed after them.
+    stopScan.abort();
     await dumping?.catch(() => undefined);
+    await scanning.catch(() => undefined);
     await rm(paths.staging, { recursive: true, force: true });
     // The dump holds the data: it does not outlive its upload, nor a failed one.
     if (dumpDir !== undefined) await emptyDumpDir(dumpDir);

@@ -38,10 +38,15 @@ export type DumpInfo = Omit<DatabaseManifest, 'dump'>;
 
 /** A dump's transaction, open, its table stats being read (see PostgresDriver.beginDump). */
 export interface PendingDump {
-  /** pg_dump of the transaction's snapshot into `file` (0600), with the stats; ends the transaction and the session. */
+  /** pg_dump of the transaction's snapshot into `file` (0600), with the stats; ends the transaction, and the session meanwhile. */
   write(file: string, signal?: AbortSignal): Promise<DumpInfo>;
   /** Starts reading the table stats now, beside a running `write` (else `write` starts them). */
   readStats(): void;
+  /**
+   * The first value `sql` returns (default DEFAULT_NON_EMPTY_SQL), read in the dump's snapshot:
+   * the "not empty" check of exactly what is dumped, with no psql of its own.
+   */
+  check(sql?: string): Promise<string>;
   /** Ends the session (rolling back a transaction `write` did not end); waits for a running stats query. */
   close(): Promise<void>;
 }
@@ -155,11 +160,12 @@ export class PostgresDriver {
     let snapshot: string;
     let info: DatabaseLocale & { serverVersion: string };
     try {
-      await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;');
-      snapshot = (await session.query('SELECT pg_export_snapshot();'))[0]?.trim() ?? '';
-      info = JSON.parse((await session.query(DATABASE_INFO_SQL))[0] ?? '{}') as DatabaseLocale & {
-        serverVersion: string;
-      };
+      // One round trip: pg_dump waits for the snapshot.
+      const [exported, about] = await session.query(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot();\n${DATABASE_INFO_SQL}`,
+      );
+      snapshot = exported?.trim() ?? '';
+      info = JSON.parse(about ?? '{}') as DatabaseLocale & { serverVersion: string };
     } catch (err) {
       await session.close();
       throw err;
@@ -174,6 +180,8 @@ export class PostgresDriver {
     };
     return {
       readStats: () => void readStats(),
+      // A statement without its `;` would wait in psql's buffer: the empty statement ends it.
+      check: async (sql = DEFAULT_NON_EMPTY_SQL) => (await session.query(`${sql}\n;`))[0]?.trim() ?? '',
       write: async (file, signal) => {
         const direct =
           this.dumpDir !== undefined && path.dirname(path.resolve(file)) === path.resolve(this.dumpDir.hostPath)
@@ -184,8 +192,8 @@ export class PostgresDriver {
           await this.dumpInside(inside, snapshot, signal);
           const tables = parseTableStats(await readStats());
           await session.query('COMMIT;');
-          // The session has done its work: it does not wait through the upload.
-          await session.close();
+          // The session has done its work: it ends meanwhile (close waits for it), not after the upload.
+          void session.close();
           const dumpBytes = direct === undefined ? await this.copyOut(inside, file, signal) : (await stat(file)).size;
           return { name: this.database, ...info, tables, checksum: CHECKSUM, dumpBytes };
         } finally {

@@ -18,6 +18,7 @@ export class PsqlSession {
   private ended: { result?: ContainerExecResult; error?: Error } | undefined;
   private readonly input = new PassThrough();
   private readonly done: Promise<ContainerExecResult>;
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(target: ExecTarget, user: string, database: string) {
     this.done = execInContainer(target, ['psql', ...PSQL_FLAGS, '-U', user, '-d', database], {
@@ -41,10 +42,15 @@ export class PsqlSession {
     return new PsqlSession(target, user, database);
   }
 
-  /** Runs SQL (and psql meta-commands) and returns the lines it printed. */
+  /** Runs SQL (and psql meta-commands) after the queries asked before it; returns the lines it printed. */
   query(sql: string): Promise<string[]> {
+    const result = this.queue.then(() => this.send(sql));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private send(sql: string): Promise<string[]> {
     if (this.ended !== undefined) return Promise.reject(this.endError());
-    if (this.waiting !== undefined) return Promise.reject(new Error('PsqlSession: one query at a time'));
     const marker = `__appliance_${randomBytes(8).toString('hex')}__`;
     return new Promise((resolve, reject) => {
       this.waiting = { marker, resolve, reject };

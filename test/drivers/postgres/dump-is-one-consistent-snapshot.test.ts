@@ -136,6 +136,28 @@ test('table stats started while pg_dump runs (as a backup starts them) come from
   await pg.dropDatabase(scratch);
 });
 
+test('the not-empty check of a dump reads what is dumped: a row written after its snapshot does not count', async () => {
+  await sql(fixture, 'CREATE TABLE checked (x int)');
+  const tablesWithRows = (await pg.nonEmpty()).value;
+  const pending = await pg.beginDump();
+  try {
+    await sql(fixture, 'INSERT INTO checked VALUES (1)');
+    assert.equal(
+      (await pg.nonEmpty('SELECT count(*) FROM checked')).value,
+      '1',
+      'the row is there outside the snapshot',
+    );
+    // Asked together, in one session; the second without its semicolon, as a configured check may be.
+    const [byDefault, configured] = await Promise.all([pending.check(), pending.check('SELECT count(*) FROM checked')]);
+    assert.equal(byDefault, tablesWithRows);
+    assert.equal(configured, '0');
+    const info = await pending.write(path.join(dir, 'checked.dump'));
+    assert.equal(info.tables.find((t) => t.table === 'public.checked')?.rows, 0);
+  } finally {
+    await pending.close();
+  }
+});
+
 test('replacing the database from a dump leaves no object created after it', async () => {
   const file = path.join(dir, 'before.dump');
   const info = await pg.dump(file);
