@@ -23,7 +23,7 @@ const HOUR = 3600_000;
  * (1% changed, `--rounds N` times, default 5: medians), then a full restore with each; and the
  * agent's backup against a bare `restic backup` of the same tree and a `pg_dump` of the same
  * database (`--db-mb N`, default 256; 0: files only) in the same run. Targets: incremental
- * ≤ 0.30 of duplicity's, ≤ 1.3× bare pg_dump + restic backup's. Options:
+ * ≤ 0.30 of duplicity's, ≤ 1.3× bare pg_dump + restic backup's (the median of each round's ratio). Options:
  * `--size-mb N` (default 1024), `--dir D` (where to work; default the system temp dir).
  */
 export default async function backupBench(args: string[]): Promise<void> {
@@ -181,6 +181,10 @@ export default async function backupBench(args: string[]): Promise<void> {
       `${'incremental (1%)'.padEnd(22)}${secs(median(rIncr)).padStart(14)}${secs(median(bIncr)).padStart(20)}${(median(rIncr) / median(bIncr)).toFixed(2).padStart(8)}`,
     );
     console.log(`  agent ${rIncr.map(secs).join(', ')}; bare ${bIncr.map(secs).join(', ')}`);
+    // Each round's pair ran back to back: its ratio is untouched by the machine's speed drifting
+    // between rounds (other tenants), which the ratio of the two medians is not.
+    const paired = rIncr.map((r, i) => r / (bIncr[i] ?? NaN));
+    console.log(`  ratio per round ${paired.map((r) => r.toFixed(2)).join(', ')}; median ${median(paired).toFixed(2)}`);
     // The first entry is the first backup's.
     const splitDump = median(bare.split.dump.slice(1));
     const splitRestic = median(bare.split.restic.slice(1));
@@ -208,10 +212,10 @@ export default async function backupBench(args: string[]): Promise<void> {
       console.log('(duplicity, like bare restic, backs up the files and a bare pg_dump of the same database)');
     const vsDup = median(rIncr) / median(dIncr);
     target('incremental vs duplicity', vsDup.toFixed(2), '≤ 0.30', vsDup <= 0.3);
-    const vsBare = median(rIncr) / median(bIncr);
+    const vsBare = median(paired);
     target(
-      `incremental vs bare ${dbPg === undefined ? 'restic backup' : 'pg_dump + restic backup'}`,
-      `${vsBare.toFixed(2)}×`,
+      `incremental vs bare ${dbPg === undefined ? 'restic backup' : 'pg_dump + restic backup'} (median of the rounds' ratios)`,
+      `${vsBare.toFixed(2)}× (ratio of the medians ${(median(rIncr) / median(bIncr)).toFixed(2)}×)`,
       '≤ 1.3×',
       vsBare <= 1.3,
     );

@@ -21,7 +21,7 @@ export type BackupPhase = 'checks' | 'scan' | 'dump' | 'upload' | 'retention';
 export interface RunBackupOptions {
   /** The encrypted env.yml exactly as in the config repository (never the decrypted one). */
   envYml?: string;
-  /** SQL whose first value says the database is not empty (default: a user table has a row). */
+  /** SQL whose first value says the database is not empty (default: a user table has a row), asked in the dump's snapshot. */
   nonEmptySql?: string;
   onPhase?: (phase: BackupPhase) => void;
   onProgress?: (progress: ResticProgress) => void;
