@@ -51,40 +51,37 @@ export async function scanVolumes(
   const summary: VolumeManifest[] = [];
   for (const v of volumes) {
     const found = await listVolume(v.root, signal);
-    const keys = found.map((f) => `${v.name}/${f.rel}`);
-    const entries = found.map((f, i): FileEntry => {
-      const hit = cache?.get(keys[i] ?? '');
-      const sha256 = hit !== undefined && hit.stamp === f.stamp ? hit.sha256 : f.link ? sha256Text(f.target) : '';
-      const entry: FileEntry = { volume: v.name, path: f.rel, size: f.size, sha256 };
+    const rows = found.map((f) => {
+      const key = `${v.name}/${f.rel}`;
+      const hit = cache?.get(key);
+      const known = hit?.stamp === f.stamp ? hit.sha256 : f.link ? sha256Text(f.target) : undefined;
+      const entry: FileEntry = { volume: v.name, path: f.rel, size: f.size, sha256: known ?? '' };
       if (f.link) entry.link = true;
-      return entry;
+      return { key, stamp: f.stamp, entry, unread: known === undefined };
     });
     // Only files not seen before (or changed since) are read.
     const buffers: Buffer[] = [];
     await mapLimit(
-      entries.filter((e) => e.sha256 === ''),
+      rows.filter((r) => r.unread),
       PARALLEL,
-      async (e) => {
+      async ({ entry }) => {
         signal?.throwIfAborted();
         const buffer = buffers.pop() ?? Buffer.allocUnsafe(READ_SIZE);
         try {
-          e.sha256 = await sha256File(path.join(v.root, e.path), buffer);
+          entry.sha256 = await sha256File(path.join(v.root, entry.path), buffer);
         } finally {
           buffers.push(buffer);
         }
       },
     );
-    for (const [i, e] of entries.entries()) {
-      seen.set(keys[i] ?? '', { stamp: found[i]?.stamp ?? '', sha256: e.sha256 });
+    let bytes = 0;
+    for (const { key, stamp, entry } of rows) {
+      seen.set(key, { stamp, sha256: entry.sha256 });
+      if (entry.link !== true) bytes += entry.size;
       // One by one: a spread of a million entries would overflow the call stack.
-      files.push(e);
+      files.push(entry);
     }
-    summary.push({
-      name: v.name,
-      path: v.path ?? v.root,
-      files: entries.length,
-      bytes: entries.reduce((n, e) => n + (e.link === true ? 0 : e.size), 0),
-    });
+    summary.push({ name: v.name, path: v.path ?? v.root, files: rows.length, bytes });
   }
   if (cache !== undefined) {
     cache.clear();
